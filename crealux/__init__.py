@@ -1,0 +1,1 @@
+"""The `crealux` command: starts an instance, loads demo data, scripts the services."""

@@ -1,0 +1,29 @@
+"""SQLModel tables, one module per aggregate. The application database is the source of truth."""
+
+from crealux_core.models.notification import Notification, NotificationStatus
+from crealux_core.models.organisation import Organisation
+from crealux_core.models.participant import Gender, Participant, ParticipantCreate
+from crealux_core.models.pathway import (
+    Decision,
+    PathwayRun,
+    PathwayStatus,
+    StepRun,
+    StepStatus,
+)
+from crealux_core.models.user import Role, User
+
+__all__ = [
+    "Decision",
+    "Gender",
+    "Notification",
+    "NotificationStatus",
+    "Organisation",
+    "Participant",
+    "ParticipantCreate",
+    "PathwayRun",
+    "PathwayStatus",
+    "Role",
+    "StepRun",
+    "StepStatus",
+    "User",
+]

@@ -1,0 +1,219 @@
+"""Load a rules directory into frozen specs; every problem names its file, line and path."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from crealux_core.rules.conditions import ConditionError, compile_condition
+from crealux_core.rules.specs import OrganisationSpec, PathwaySpec, Rules
+
+ORGANISATIONS_FILE = "organisations.yaml"
+PATHWAYS_DIR = "pathways"
+_VARIABLE = re.compile(r"\$\{(?P<name>[A-Z][A-Z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+
+YamlPath = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: Path
+    path: YamlPath
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else str(self.file)
+        inside = _dotted(self.path)
+        return f"{where}: {inside + ': ' if inside else ''}{self.message}"
+
+
+class RulesError(Exception):
+    """The rules directory cannot be used; `problems` says what is wrong and where."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(problem) for problem in self.problems))
+
+
+def _dotted(path: YamlPath) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+class _Document:
+    """A parsed YAML file that can tell the line of a path inside it."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        text = file.read_text(encoding="utf-8")
+        try:
+            self.node = yaml.compose(text, Loader=yaml.SafeLoader)
+            self.data = yaml.safe_load(text)
+        except yaml.MarkedYAMLError as error:
+            mark = error.problem_mark
+            line = mark.line + 1 if mark is not None else None
+            raise RulesError(
+                [Problem(file, (), f"not valid YAML: {error.problem}", line)]
+            ) from None
+
+    def line_of(self, path: YamlPath) -> int | None:
+        node = self.node
+        line = node.start_mark.line + 1 if node is not None else None
+        for part in path:
+            if isinstance(node, yaml.MappingNode):
+                found = [value for key, value in node.value if key.value == part]
+                if not found:
+                    return line
+                node = found[0]
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                if part >= len(node.value):
+                    return line
+                node = node.value[part]
+            else:
+                return line
+            line = node.start_mark.line + 1
+        return line
+
+    def problem(self, path: YamlPath, message: str) -> Problem:
+        return Problem(self.file, path, message, self.line_of(path))
+
+
+def _validate(document: _Document, model: type[M], data: Any, prefix: YamlPath) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        problems = []
+        for detail in error.errors():
+            loc = prefix + tuple(part for part in detail["loc"] if not _is_pydantic_tag(part))
+            problems.append(document.problem(loc, _message(detail)))
+        raise RulesError(problems) from None
+
+
+def _is_pydantic_tag(part: Any) -> bool:
+    return isinstance(part, str) and part.startswith("function-")
+
+
+def _message(detail: Mapping[str, Any]) -> str:
+    message = str(detail["msg"]).removeprefix("Value error, ")
+    if detail["type"] == "extra_forbidden":
+        return "unknown key (is it misspelt?)"
+    return message
+
+
+def _expand(value: Any, env: Mapping[str, str], document: _Document, path: YamlPath) -> Any:
+    """Replace ${NAME} and ${NAME:-default} in strings with values from `env`."""
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group("name"), match.group("default")
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise RulesError([document.problem(path, f"variable ${{{name}}} is not set")])
+
+        return _VARIABLE.sub(substitute, value)
+    if isinstance(value, list):
+        return [_expand(item, env, document, (*path, i)) for i, item in enumerate(value)]
+    if isinstance(value, dict):
+        return {key: _expand(item, env, document, (*path, key)) for key, item in value.items()}
+    return value
+
+
+def _load_organisations(
+    file: Path, env: Mapping[str, str]
+) -> tuple[dict[str, OrganisationSpec], _Document]:
+    document = _Document(file)
+    data = document.data
+    if not isinstance(data, dict) or not isinstance(data.get("organisations"), dict):
+        raise RulesError([document.problem((), "expected a mapping 'organisations:'")])
+    organisations = {}
+    for key, body in data["organisations"].items():
+        path: YamlPath = ("organisations", key)
+        if not isinstance(body, dict):
+            raise RulesError([document.problem(path, "expected a mapping")])
+        expanded = _expand({"key": key, **body}, env, document, path)
+        organisations[key] = _validate(document, OrganisationSpec, expanded, path)
+    return organisations, document
+
+
+def _pathway_problems(
+    document: _Document, pathway: PathwaySpec, organisations: Mapping[str, OrganisationSpec]
+) -> Iterable[Problem]:
+    steps = pathway.steps
+    if pathway.start not in steps:
+        yield document.problem(("start",), f"unknown step {pathway.start!r} ({_known(steps)})")
+    for key, step in steps.items():
+        if step.concerns not in organisations:
+            yield document.problem(
+                ("steps", key, "concerns"),
+                f"unknown organisation {step.concerns!r} ({_known(organisations)})",
+            )
+        for index, transition in enumerate(step.next):
+            where: YamlPath = ("steps", key, "next", index)
+            if transition.to is not None and transition.to not in steps:
+                yield document.problem(
+                    (*where, "to"), f"unknown step {transition.to!r} ({_known(steps)})"
+                )
+            if transition.when is not None:
+                try:
+                    compile_condition(transition.when, step.form)
+                except ConditionError as error:
+                    yield document.problem((*where, "when"), str(error))
+
+
+def _known(keys: Iterable[str]) -> str:
+    return "known: " + ", ".join(sorted(keys))
+
+
+def _load_pathway(file: Path, organisations: Mapping[str, OrganisationSpec]) -> PathwaySpec:
+    document = _Document(file)
+    pathway = _validate(document, PathwaySpec, document.data, ())
+    problems = list(_pathway_problems(document, pathway, organisations))
+    if problems:
+        raise RulesError(problems)
+    return pathway
+
+
+def load_rules(directory: Path, env: Mapping[str, str] | None = None) -> Rules:
+    """Load and check every rules file under `directory`; raise RulesError listing all problems."""
+    directory = Path(directory)
+    env = dict(os.environ) if env is None else env
+    if not directory.is_dir():
+        raise RulesError([Problem(directory, (), "rules directory not found")])
+    organisations_file = directory / ORGANISATIONS_FILE
+    if not organisations_file.is_file():
+        raise RulesError([Problem(organisations_file, (), "file not found")])
+    problems: list[Problem] = []
+    organisations: dict[str, OrganisationSpec] = {}
+    try:
+        organisations, _ = _load_organisations(organisations_file, env)
+    except RulesError as error:
+        problems.extend(error.problems)
+    pathways: dict[str, PathwaySpec] = {}
+    for file in sorted((directory / PATHWAYS_DIR).glob("*.yaml")):
+        try:
+            pathway = _load_pathway(file, organisations)
+        except RulesError as error:
+            problems.extend(error.problems)
+            continue
+        if pathway.key in pathways:
+            problems.append(Problem(file, ("key",), f"pathway {pathway.key!r} defined twice"))
+        pathways[pathway.key] = pathway
+    if not problems and not pathways:
+        problems.append(Problem(directory / PATHWAYS_DIR, (), "no pathway file (*.yaml)"))
+    if problems:
+        raise RulesError(problems)
+    default = "crealux" if "crealux" in pathways else sorted(pathways)[0]
+    return Rules(pathways=pathways, organisations=organisations, default_pathway=default)

@@ -1,0 +1,161 @@
+"""Frozen specs loaded from rules/: pathways, their steps and forms, and the organisations."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+_ISO_DURATION = re.compile(
+    r"^P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
+)
+_KEY = r"^[a-z][a-z0-9_-]*$"
+
+
+def parse_iso_duration(value: Any) -> timedelta:
+    """Return the timedelta of an ISO 8601 duration such as P14D, P2W or PT48H."""
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected an ISO 8601 duration such as P14D, got {value!r}")
+    match = _ISO_DURATION.match(value.strip())
+    if match is None:
+        raise ValueError(
+            f"{value!r} is not an ISO 8601 duration in weeks, days, hours, minutes or seconds"
+            " (for example P14D, P2W, PT48H; months and years are ambiguous, write days)"
+        )
+    parts = {name: int(number) for name, number in match.groupdict().items() if number}
+    return timedelta(**parts)
+
+
+IsoDuration = Annotated[timedelta, BeforeValidator(parse_iso_duration)]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Role(StrEnum):
+    ADVISOR = "advisor"
+    PARTNER = "partner"
+    COORDINATOR = "coordinator"
+
+
+class OrganisationKind(StrEnum):
+    COORDINATOR = "coordinator"
+    TRAINING_CENTRE = "training_centre"
+    BUSINESS_CREATION = "business_creation"
+    WORK_INTEGRATION = "work_integration"
+    FIRST_LINE = "first_line"
+    PROFESSIONAL = "professional"
+
+
+class OrganisationSpec(Frozen):
+    """A partner of the partnership and where its notifications go (Apprise URLs)."""
+
+    key: str = Field(pattern=_KEY)
+    name: str = Field(min_length=1)
+    kind: OrganisationKind
+    notify: tuple[str, ...] = ()
+
+
+class FieldType(StrEnum):
+    BOOL = "bool"
+    INT = "int"
+    DATE = "date"
+    CHOICE = "choice"
+
+
+class FieldSpec(Frozen):
+    """One typed answer of a step's outcome.
+
+    Free text never goes here: notes stay in the application database.
+    """
+
+    type: FieldType
+    label: str = Field(min_length=1)
+    help: str | None = None
+    required: bool = True
+    choices: dict[str, str] | None = None
+    min: int | None = None
+    max: int | None = None
+
+    @model_validator(mode="after")
+    def _choices_only_for_choice(self) -> FieldSpec:
+        if self.type is FieldType.CHOICE and not self.choices:
+            raise ValueError("a choice field needs 'choices' (value: label)")
+        if self.type is not FieldType.CHOICE and self.choices is not None:
+            raise ValueError(f"'choices' is only for choice fields, not {self.type.value}")
+        if (self.min is not None or self.max is not None) and self.type is not FieldType.INT:
+            raise ValueError("'min' and 'max' are only for int fields")
+        return self
+
+
+class TransitionSpec(Frozen):
+    """Where the pathway goes after a step: the first transition whose condition holds wins."""
+
+    when: str | None = None
+    to: str | None
+
+
+def _transitions(value: Any) -> Any:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [{"to": value}]
+    return value
+
+
+class StepSpec(Frozen):
+    key: str = Field(pattern=_KEY)
+    title: str = Field(min_length=1)
+    description: str = ""
+    role: Role = Role.ADVISOR
+    concerns: str = Field(description="key of the organisation told when the step opens")
+    due: IsoDuration
+    form: dict[str, FieldSpec] = Field(default_factory=dict)
+    next: Annotated[tuple[TransitionSpec, ...], BeforeValidator(_transitions)] = ()
+
+    @field_validator("form")
+    @classmethod
+    def _field_names_are_identifiers(cls, form: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
+        for name in form:
+            if not re.match(r"^[a-z][a-z0-9_]*$", name):
+                raise ValueError(f"field name {name!r} must be lower_snake_case")
+        return form
+
+
+def _keyed(value: Any) -> Any:
+    """Fill each mapping entry's `key` from its name in the YAML mapping."""
+    if isinstance(value, dict):
+        return {
+            name: {"key": name, **body} if isinstance(body, dict) else body
+            for name, body in value.items()
+        }
+    return value
+
+
+class PathwaySpec(Frozen):
+    key: str = Field(pattern=_KEY)
+    version: int = Field(ge=1)
+    title: str
+    start: str
+    steps: Annotated[dict[str, StepSpec], BeforeValidator(_keyed)]
+
+    def step(self, key: str) -> StepSpec:
+        return self.steps[key]
+
+
+class Rules(Frozen):
+    """Everything loaded from one rules directory."""
+
+    pathways: dict[str, PathwaySpec]
+    organisations: dict[str, OrganisationSpec]
+    default_pathway: str
+
+    def pathway(self, key: str | None = None) -> PathwaySpec:
+        return self.pathways[key or self.default_pathway]

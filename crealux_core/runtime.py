@@ -1,0 +1,44 @@
+"""Compose one instance from its settings: database, rules, Prefect orchestrator, notifier."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from crealux_core.db import make_engine, new_session
+from crealux_core.notify import AppriseNotifier
+from crealux_core.orchestration import PrefectOrchestrator
+from crealux_core.rules import Rules, load_rules
+from crealux_core.settings import Settings, load_settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+
+    @classmethod
+    def from_env(cls) -> Runtime:
+        return cls(load_settings())
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.app_database_url)
+
+    @cached_property
+    def rules(self) -> Rules:
+        return load_rules(self.settings.rules_dir, env={**os.environ, **self.settings.rules_env()})
+
+    @cached_property
+    def orchestrator(self) -> PrefectOrchestrator:
+        return PrefectOrchestrator(self.settings.prefect_url)
+
+    @cached_property
+    def notifier(self) -> AppriseNotifier:
+        return AppriseNotifier()
+
+    def session(self) -> Session:
+        return new_session(self.engine)

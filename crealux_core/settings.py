@@ -1,0 +1,74 @@
+"""Settings of one CREALux instance, read from CREALUX_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+
+
+class Settings(BaseSettings):
+    """Where the data lives and which ports the services of one instance use."""
+
+    model_config = SettingsConfigDict(env_prefix="CREALUX_", extra="ignore")
+
+    home: Path = Field(default=Path("crealux-data"), description="data directory")
+    database_url: str | None = Field(default=None, description="default: SQLite under home")
+    rules_dir: Path = REPO_RULES_DIR
+    prefect_port: int = 4200
+    dashboard_port: int = 8501
+    smtp_port: int = 8025
+    host: str = "127.0.0.1"
+    prefect_api_url: str | None = Field(default=None, description="default: the local server")
+    runner_poll_seconds: int = 1
+    secret_key: str = "change-me"
+
+    @property
+    def resolved_home(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def app_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_home / 'crealux.db'}"
+
+    @property
+    def prefect_url(self) -> str:
+        return self.prefect_api_url or f"http://{self.host}:{self.prefect_port}/api"
+
+    @property
+    def prefect_ui_url(self) -> str:
+        return self.prefect_url.removesuffix("/api")
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://{self.host}:{self.dashboard_port}"
+
+    def rules_env(self) -> dict[str, str]:
+        """Return the values that `${NAME}` in the rules files may refer to."""
+        return {
+            "CREALUX_SMTP_PORT": str(self.smtp_port),
+            "CREALUX_DASHBOARD_URL": self.dashboard_url,
+        }
+
+    def prefect_env(self) -> dict[str, str]:
+        """Return the environment that points Prefect clients and servers at this instance."""
+        prefect_home = self.resolved_home / "prefect"
+        prefect_db = f"sqlite+aiosqlite:///{prefect_home / 'prefect.db'}"
+        return {
+            "PREFECT_HOME": str(prefect_home),
+            "PREFECT_API_URL": self.prefect_url,
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_API_DATABASE_CONNECTION_URL": prefect_db,
+            "PREFECT_RUNNER_POLL_FREQUENCY": str(self.runner_poll_seconds),
+            "PREFECT_UI_API_URL": self.prefect_url,
+            "PREFECT_LOGGING_LEVEL": "INFO",
+        }
+
+
+def load_settings() -> Settings:
+    return Settings()

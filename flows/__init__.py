@@ -1,0 +1,1 @@
+"""Prefect flows: thin drivers over crealux_core.services."""

@@ -1,0 +1,37 @@
+"""Serve the project's deployments from one process: the embedded default of `crealux up`.
+
+At scale, the same flows are deployed from prefect.yaml to a process work pool instead.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import cast
+
+from prefect import serve
+from prefect.deployments.runner import RunnerDeployment
+
+from flows.pathway import pathway
+from flows.reconcile import reconcile
+
+RECONCILE_EVERY = timedelta(seconds=60)
+
+
+def serve_deployments(*, limit: int | None = None) -> None:
+    """Register the deployments and run their flow runs until interrupted."""
+    deployments = [
+        cast(RunnerDeployment, pathway.to_deployment(name="pathway", tags=["crealux-pathway"])),
+        cast(
+            RunnerDeployment, reconcile.to_deployment(name="reconcile", interval=RECONCILE_EVERY)
+        ),
+    ]
+    serve(
+        *deployments,
+        limit=limit,
+        pause_on_shutdown=False,
+        print_starting_message=False,
+    )
+
+
+if __name__ == "__main__":
+    serve_deployments()

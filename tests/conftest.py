@@ -1,0 +1,112 @@
+"""Shared fixtures: a migrated SQLite database per test, the repo's rules, seeded participants.
+
+The Prefect, SMTP and runner fixtures of the end-to-end tests live in tests/e2e/conftest.py.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from crealux.demo import ensure_reference_data
+from crealux_core.db import migrate, new_session
+from crealux_core.models import Gender, ParticipantCreate, StepRun
+from crealux_core.orchestration import PrefectOrchestrator
+from crealux_core.rules import Rules, load_rules
+from crealux_core.runtime import Runtime
+from crealux_core.services.participants import enroll_participant
+from crealux_core.services.progress import open_current_step
+from crealux_core.services.users import get_user
+from crealux_core.settings import REPO_RULES_DIR, Settings
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def unreachable_orchestrator() -> PrefectOrchestrator:
+    """A real Prefect client aimed at a port where nothing listens (the server is down)."""
+    return PrefectOrchestrator(f"http://127.0.0.1:{free_port()}/api", timeout=2)
+
+
+@pytest.fixture(scope="session")
+def rules() -> Rules:
+    return load_rules(REPO_RULES_DIR, env={"CREALUX_SMTP_PORT": "8025"})
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        home=tmp_path / "home",
+        rules_dir=REPO_RULES_DIR,
+        prefect_port=free_port(),
+        smtp_port=free_port(),
+        dashboard_port=free_port(),
+    )
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    """A migrated instance with the organisations and demo users, and no participant yet."""
+    migrate(settings.app_database_url)
+    instance = Runtime(settings)
+    ensure_reference_data(instance)
+    yield instance
+    instance.engine.dispose()
+
+
+@pytest.fixture
+def engine(runtime: Runtime) -> Engine:
+    return runtime.engine
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with new_session(engine) as session:
+        yield session
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    participant_id: int
+    pathway_run_id: int
+    first_step: StepRun
+
+
+@pytest.fixture
+def enroll(session: Session, rules: Rules, unreachable_orchestrator: PrefectOrchestrator):
+    """Enroll a participant and open their first step as the flow would (no Prefect needed)."""
+
+    def _enroll(first_name: str = "Sophie", advisor: str = "conseillere") -> Enrolled:
+        participant, run = enroll_participant(
+            session=session,
+            rules=rules,
+            data=ParticipantCreate(first_name=first_name, last_name="Test", gender=Gender.FEMALE),
+            advisor=get_user(session=session, username=advisor),
+            now=T0,
+            orchestrator=unreachable_orchestrator,
+        )
+        step = open_current_step(
+            session=session,
+            rules=rules,
+            pathway_run_id=run.id or 0,
+            flow_run_id=None,
+            dashboard_url="http://dashboard.test",
+            now=T0,
+        )
+        assert step is not None
+        return Enrolled(participant.id or 0, run.id or 0, step)
+
+    return _enroll

@@ -25,6 +25,7 @@ from crealux_core.services.participants import enroll_participant
 from crealux_core.services.progress import open_current_step
 from crealux_core.services.users import get_user
 from crealux_core.settings import REPO_RULES_DIR, Settings
+from tests.smtp import SmtpSink, start_smtp
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -110,3 +111,11 @@ def enroll(session: Session, rules: Rules, unreachable_orchestrator: PrefectOrch
         return Enrolled(participant.id or 0, run.id or 0, step)
 
     return _enroll
+
+
+@pytest.fixture
+def smtp(settings: Settings) -> Iterator[SmtpSink]:
+    """A real SMTP server on the port the rules' mailto:// addresses point at."""
+    sink, controller = start_smtp(settings.smtp_port)
+    yield sink
+    controller.stop()

@@ -149,13 +149,15 @@ def _load_organisations(
 
 
 def _pathway_problems(
-    document: _Document, pathway: PathwaySpec, organisations: Mapping[str, OrganisationSpec]
+    document: _Document,
+    pathway: PathwaySpec,
+    organisations: Mapping[str, OrganisationSpec] | None,
 ) -> Iterable[Problem]:
     steps = pathway.steps
     if pathway.start not in steps:
         yield document.problem(("start",), f"unknown step {pathway.start!r} ({_known(steps)})")
     for key, step in steps.items():
-        if step.concerns not in organisations:
+        if organisations is not None and step.concerns not in organisations:
             yield document.problem(
                 ("steps", key, "concerns"),
                 f"unknown organisation {step.concerns!r} ({_known(organisations)})",
@@ -196,7 +198,7 @@ def load_rules(directory: Path, env: Mapping[str, str] | None = None) -> Rules:
     if not organisations_file.is_file():
         raise RulesError([Problem(organisations_file, (), "file not found")])
     problems: list[Problem] = []
-    organisations: dict[str, OrganisationSpec] = {}
+    organisations: dict[str, OrganisationSpec] | None = None  # None: unusable, not checked against
     try:
         organisations, _ = _load_organisations(organisations_file, env)
     except RulesError as error:
@@ -216,4 +218,4 @@ def load_rules(directory: Path, env: Mapping[str, str] | None = None) -> Rules:
     if problems:
         raise RulesError(problems)
     default = "crealux" if "crealux" in pathways else sorted(pathways)[0]
-    return Rules(pathways=pathways, organisations=organisations, default_pathway=default)
+    return Rules(pathways=pathways, organisations=organisations or {}, default_pathway=default)

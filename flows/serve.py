@@ -21,9 +21,7 @@ def serve_deployments(*, limit: int | None = None) -> None:
     """Register the deployments and run their flow runs until interrupted."""
     deployments = [
         cast(RunnerDeployment, pathway.to_deployment(name="pathway", tags=["crealux-pathway"])),
-        cast(
-            RunnerDeployment, reconcile.to_deployment(name="reconcile", interval=RECONCILE_EVERY)
-        ),
+        cast(RunnerDeployment, reconcile.to_deployment(name="reconcile", interval=RECONCILE_EVERY)),
     ]
     serve(
         *deployments,

@@ -2,8 +2,9 @@
 
 The flow is a driver: on every pass (it re-runs from the top after each resume) it asks the
 database which step the pathway waits on, opening it if needed, sends what is queued, and
-suspends with a key derived from the step run's id. A suspend whose key already fired returns
-its stored input at once, so a replay applies nothing twice: `apply_decision` is idempotent.
+suspends with a key derived from the step run's id until the decision arrives. A decision that
+is already committed in the database (it raced the suspend, or the run was re-run) is applied
+from there. Every effect is keyed by database ids, so a re-run does nothing twice.
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ from crealux_core.clock import utcnow
 from crealux_core.rules import step_input_model
 from crealux_core.runtime import Runtime
 from crealux_core.services.notifications import dispatch_notifications
-from crealux_core.services.progress import apply_decision, open_current_step, step_spec_of
+from crealux_core.services.progress import (
+    apply_decision,
+    committed_decision,
+    open_current_step,
+    step_spec_of,
+)
 
 
 def _send_queued(runtime: Runtime, pathway_run_id: int) -> None:
@@ -56,16 +62,20 @@ def pathway(pathway_run_id: int) -> str:
         if step_run is None or step is None:
             logger.info("pathway run %s has ended", pathway_run_id)
             return "completed"
-        logger.info("waiting on step run %s (%s)", step_run.id, step.key)
-        received = suspend_flow_run(
-            wait_for_input=step_input_model(step), key=step_run.suspend_key, timeout=None
-        )
+        with runtime.session() as session:
+            decision_id = committed_decision(session=session, step_run_id=step_run.id or 0)
+        if decision_id is None:
+            logger.info("waiting on step run %s (%s)", step_run.id, step.key)
+            received = suspend_flow_run(
+                wait_for_input=step_input_model(step), key=step_run.suspend_key, timeout=None
+            )
+            decision_id = received.decision_id
         with runtime.session() as session:
             apply_decision(
                 session=session,
                 rules=runtime.rules,
                 step_run_id=step_run.id or 0,
-                decision_id=received.decision_id,
+                decision_id=decision_id,
                 flow_run_id=this_run,
                 dashboard_url=dashboard_url,
                 now=utcnow(),

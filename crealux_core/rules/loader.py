@@ -179,7 +179,7 @@ def _known(keys: Iterable[str]) -> str:
     return "known: " + ", ".join(sorted(keys))
 
 
-def _load_pathway(file: Path, organisations: Mapping[str, OrganisationSpec]) -> PathwaySpec:
+def _load_pathway(file: Path, organisations: Mapping[str, OrganisationSpec] | None) -> PathwaySpec:
     document = _Document(file)
     pathway = _validate(document, PathwaySpec, document.data, ())
     problems = list(_pathway_problems(document, pathway, organisations))

@@ -153,6 +153,7 @@ def apply_decision(
     outcome = outcome_model(step).model_validate(decision.outcome)
     following = next_step(pathway, step, outcome.model_dump())
     decision.applied_at = now
+    decision.delivered_at = decision.delivered_at or now  # it has reached the flow either way
     session.add(decision)
     opened: StepRun | None = None
     if following is None:
@@ -176,3 +177,16 @@ def step_spec_of(*, session: Session, rules: Rules, step_run: StepRun) -> StepSp
     """Return the spec of a step run, from the pathway version its run started with."""
     run = get_row(session, PathwayRun, step_run.pathway_run_id)
     return pathway_spec(rules, run).step(step_run.step_key)
+
+
+def committed_decision(*, session: Session, step_run_id: int) -> int | None:
+    """Return the id of a decision committed on this step but not yet applied, if any.
+
+    A flow pass that finds one applies it straight from the database instead of suspending:
+    the decision may have been committed while the run was still on its way to suspend.
+    """
+    return session.exec(
+        select(Decision.id).where(
+            Decision.step_run_id == step_run_id, col(Decision.applied_at).is_(None)
+        )
+    ).first()

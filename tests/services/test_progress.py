@@ -7,10 +7,17 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, col, select
 
-from crealux_core.models import Notification, PathwayRun, PathwayStatus, StepRun, StepStatus
+from crealux_core.models import (
+    Decision,
+    Notification,
+    PathwayRun,
+    PathwayStatus,
+    StepRun,
+    StepStatus,
+)
 from crealux_core.rules import Rules
 from crealux_core.services.errors import Conflict
-from crealux_core.services.progress import apply_decision, open_current_step
+from crealux_core.services.progress import apply_decision, committed_decision, open_current_step
 from crealux_core.services.steps import record_decision
 from crealux_core.services.users import get_user
 from tests.conftest import T0
@@ -174,3 +181,18 @@ def test_orientation_to_creation_opens_a_step_for_the_business_creation_partner(
         -1
     ] == "business_creation"
     assert opened.assignee_id is None  # a partner's step: the organisation's queue
+
+
+def test_a_decision_committed_before_the_run_suspends_is_applied_from_the_database(
+    session: Session, rules: Rules, enroll
+) -> None:
+    enrolled = enroll()
+    step_id = enrolled.first_step.id or 0
+    assert committed_decision(session=session, step_run_id=step_id) is None  # the flow suspends
+    decision = decide(session, rules, step_id, FIRST)
+    assert committed_decision(session=session, step_run_id=step_id) == decision.id
+    apply(session, rules, step_id, decision.id or 0)
+    assert committed_decision(session=session, step_run_id=step_id) is None
+    session.expire_all()
+    stored = session.get(Decision, decision.id)
+    assert stored is not None and stored.delivered_at is not None

@@ -5,6 +5,7 @@ The Prefect, SMTP and runner fixtures of the end-to-end tests live in tests/e2e/
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,6 +37,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def clean_environ() -> dict[str, str]:
+    """Return this process's environment without any CREALux or Prefect setting."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("CREALUX_", "PREFECT_"))}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def hermetic_environment() -> Iterator[None]:
+    """Keep a developer's own CREALUX_* / PREFECT_* settings out of the tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in set(os.environ) - set(clean_environ()):
+            patch.delenv(name)
+        yield
+
+
 @pytest.fixture
 def unreachable_orchestrator() -> PrefectOrchestrator:
     """A real Prefect client aimed at a port where nothing listens (the server is down)."""
@@ -51,6 +66,7 @@ def rules() -> Rules:
 def settings(tmp_path: Path) -> Settings:
     return Settings(
         home=tmp_path / "home",
+        database_url=f"sqlite:///{tmp_path / 'home' / 'crealux.db'}",
         rules_dir=REPO_RULES_DIR,
         prefect_port=free_port(),
         smtp_port=free_port(),

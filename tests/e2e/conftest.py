@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ class Instance:
     runtime: Runtime
     smtp: SmtpSink
     home: Path
+    env: dict[str, str]  # for subprocesses that belong to this instance (the CLI)
 
     def session(self) -> Session:
         return self.runtime.session()
@@ -61,8 +61,6 @@ def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
         runner_poll_seconds=1,
     )
     env = instance_env(settings)
-    saved = dict(os.environ)
-    os.environ.update(env)
     migrate(settings.app_database_url)
     runtime = Runtime(settings)
     ensure_reference_data(runtime)
@@ -71,10 +69,8 @@ def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
     try:
         start_prefect_server(supervisor, settings)
         start_runner(supervisor, settings)
-        yield Instance(runtime=runtime, smtp=smtp, home=home)
+        yield Instance(runtime=runtime, smtp=smtp, home=home, env=env)
     finally:
         supervisor.stop_all()
         controller.stop()
         runtime.engine.dispose()
-        os.environ.clear()
-        os.environ.update(saved)

@@ -223,6 +223,7 @@ def test_the_cli_enrolls_lists_and_completes_with_json(instance: Instance) -> No
     def crealux(*args: str) -> dict | list:
         result = subprocess.run(
             [sys.executable, "-m", "crealux.cli", *args, "--json"],
+            env=instance.env,
             capture_output=True,
             text=True,
             timeout=120,
@@ -281,6 +282,7 @@ def test_the_cli_enrolls_lists_and_completes_with_json(instance: Instance) -> No
             json.dumps(FIRST_RECEPTION),
             "--json",
         ],
+        env=instance.env,
         capture_output=True,
         text=True,
         timeout=120,

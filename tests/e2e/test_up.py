@@ -4,7 +4,6 @@ and a second start reuses the data."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import clean_environ, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -72,13 +71,12 @@ def open_steps(env: dict[str, str]) -> list[dict]:
 def test_up_starts_everything_loads_the_demo_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     ports = {name: free_port() for name in ("prefect", "dashboard", "smtp")}
     env = {
-        **os.environ,
+        **clean_environ(),
         "CREALUX_HOME": str(tmp_path / "home"),
         "CREALUX_PREFECT_PORT": str(ports["prefect"]),
         "CREALUX_DASHBOARD_PORT": str(ports["dashboard"]),
         "CREALUX_SMTP_PORT": str(ports["smtp"]),
     }
-    env.pop("PREFECT_API_URL", None)
     log = tmp_path / "up.log"
     process = start_up(env, log)
     try:

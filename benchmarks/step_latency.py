@@ -155,8 +155,10 @@ def measure(samples: int, poll: int, home: Path) -> dict[str, Any]:
             t_submitted = time.perf_counter()
             assert delivered, "the decision was not delivered"
             wait(
-                lambda pid=participant_id: getattr(open_step(runtime, pid), "step_key", None)
-                == "socio_professional_assessment",
+                lambda pid=participant_id: (
+                    getattr(open_step(runtime, pid), "step_key", None)
+                    == "socio_professional_assessment"
+                ),
                 120,
                 "next step",
             )
@@ -194,7 +196,9 @@ def measure(samples: int, poll: int, home: Path) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--poll", type=int, nargs="+", default=[1], help="runner poll seconds")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/step_latency.json"))

@@ -1,0 +1,1 @@
+"""The Streamlit dashboard: pages call crealux_core services, never SQL."""

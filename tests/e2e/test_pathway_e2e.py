@@ -290,3 +290,31 @@ def test_the_cli_enrolls_lists_and_completes_with_json(instance: Instance) -> No
     )
     assert refused.returncode == 2
     assert "already completed" in json.loads(refused.stdout)["error"]
+
+
+def test_the_scheduled_reconcile_flow_delivers_what_was_not_delivered(instance: Instance) -> None:
+    from prefect.client.orchestration import SyncPrefectClient
+
+    participant_id, flow_run_id = enroll(instance, "Fanny")
+    first = waiting_step(instance, participant_id, "first_reception", flow_run_id)
+    assert flow_run_id in {run.flow_run_id for run in instance.runtime.orchestrator.waiting_runs()}
+    with instance.session() as session:
+        record_decision(
+            session=session,
+            rules=instance.runtime.rules,
+            step_run_id=first.id,
+            actor=get_user(session=session, username="conseillere"),
+            data=FIRST_RECEPTION,
+            note=None,
+            now=utcnow(),
+        )
+    with SyncPrefectClient(instance.runtime.settings.prefect_url) as client:
+        deployment = client.read_deployment_by_name("reconcile/reconcile")
+        reconcile_run = client.create_flow_run_from_deployment(deployment.id)
+
+        def finished() -> str | None:
+            state = client.read_flow_run(reconcile_run.id).state
+            return state.name if state and state.is_final() else None
+
+        assert wait_for(finished, timeout=90, what="the reconcile flow run") == "Completed"
+    waiting_step(instance, participant_id, "socio_professional_assessment", flow_run_id)

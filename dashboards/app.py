@@ -1,3 +1,77 @@
+"""CREALux dashboard: `streamlit run dashboards/app.py`.
+
+Composition root: settings from CREALUX_* variables, Prefect's environment set before anything
+imports Prefect, one shared runtime, then the pages the signed-in user's role may see. Every
+page calls crealux_core services, which check the role again (a hidden page still opens by URL).
+"""
+
+from __future__ import annotations
+
+import os
+
 import streamlit as st
 
-st.title("CREALux")
+from crealux_core.settings import load_settings
+
+settings = load_settings()
+os.environ.update(settings.prefect_env())
+
+from crealux_core.models import Role, User  # noqa: E402
+from dashboards import context  # noqa: E402  (imports Prefect, through crealux_core.runtime)
+from dashboards.display import ROLE_LABELS, md  # noqa: E402
+
+st.set_page_config(page_title="CREALux", page_icon=":material/route:", layout="wide")
+
+
+def pages_for(user: User) -> list[st.Page]:
+    """Return the pages of a signed-in user's role; a step or a pathway opens from a list."""
+    pages = [
+        st.Page(context.WORKLIST_PAGE, title="Mes étapes", url_path="etapes", default=True),
+        st.Page(context.PARTICIPANTS_PAGE, title="Participants", url_path="participants"),
+    ]
+    if context.may_enroll(user):
+        pages.append(st.Page(context.ENROLL_PAGE, title="Inscrire", url_path="inscrire"))
+    pages += [
+        st.Page(context.STEP_PAGE, title="Étape", url_path="etape", visibility="hidden"),
+        st.Page(context.TIMELINE_PAGE, title="Parcours", url_path="parcours", visibility="hidden"),
+        st.Page(context.SIGN_OUT_PAGE, title="Déconnexion", url_path="deconnexion"),
+    ]
+    return pages
+
+
+def sign_in_pages() -> list[st.Page]:
+    """Return the sign-in page, also at the address of every other page but sign-out.
+
+    A link to a step (`/etape?step=12`) then asks to sign in and, once signed in, opens the step.
+    """
+    addresses = ["etapes", "participants", "inscrire", "etape", "parcours"]
+    return [
+        st.Page(context.SIGN_IN_PAGE, title="Connexion", url_path="connexion", default=True),
+        *(
+            st.Page(context.SIGN_IN_PAGE, title="Connexion", url_path=url, visibility="hidden")
+            for url in addresses
+        ),
+    ]
+
+
+def sidebar(user: User) -> None:
+    with st.sidebar:
+        st.markdown(f"**{md(user.display_name)}**  \n{ROLE_LABELS.get(user.role, user.role)}")
+        if user.role is Role.COORDINATOR:
+            st.caption("Vous voyez toutes les étapes et tous les participants.")
+
+
+def main() -> None:
+    runtime = context.shared_runtime(settings.model_dump_json())
+    user = context.signed_in_user(runtime)
+    context.set_current(runtime, user)
+    if user is None:
+        page = st.navigation(sign_in_pages(), position="hidden")
+    else:
+        sidebar(user)
+        page = st.navigation(pages_for(user))
+    context.show_flashes()
+    page.run()
+
+
+main()

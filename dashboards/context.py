@@ -1,0 +1,126 @@
+"""What every page needs: the shared runtime, the signed-in user, messages carried across reruns.
+
+Only the user's id is kept between runs; the user is read again on every run, so a deactivated
+account is signed out at its next click. `app.py` puts the run's `Context` in the session state
+before the page runs; a page reads it with `current()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import streamlit as st
+
+from crealux_core.models import Role, User
+from crealux_core.runtime import Runtime
+from crealux_core.services.errors import NotFound
+from crealux_core.services.lookup import get_row
+from crealux_core.settings import Settings
+
+USER_ID = "user_id"
+_CONTEXT = "_crealux_context"
+_RUNTIME = "_crealux_runtime"
+_FLASHES = "_crealux_flashes"
+
+# Page files, relative to app.py: what st.switch_page and st.Page take.
+SIGN_IN_PAGE = "pages/sign_in.py"
+WORKLIST_PAGE = "pages/worklist.py"
+STEP_PAGE = "pages/step.py"
+PARTICIPANTS_PAGE = "pages/participants.py"
+TIMELINE_PAGE = "pages/timeline.py"
+ENROLL_PAGE = "pages/enroll.py"
+SIGN_OUT_PAGE = "pages/sign_out.py"
+
+FlashKind = Literal["success", "info", "warning", "error"]
+
+
+@dataclass(frozen=True)
+class Context:
+    runtime: Runtime
+    user: User
+
+
+@st.cache_resource(show_spinner=False)
+def shared_runtime(settings_json: str) -> Runtime:
+    """Return the one runtime of these settings, with its rules loaded (a bad rule stops here)."""
+    runtime = Runtime(Settings.model_validate_json(settings_json))
+    _ = runtime.rules
+    return runtime
+
+
+def signed_in_user(runtime: Runtime) -> User | None:
+    """Return the signed-in user read afresh, or None (and forget a vanished or inactive one)."""
+    user_id = st.session_state.get(USER_ID)
+    if user_id is None:
+        return None
+    with runtime.session() as session:
+        try:
+            user = get_row(session, User, int(user_id))
+        except NotFound:
+            user = None
+    if user is None or not user.active:
+        sign_out()
+        return None
+    return user
+
+
+def sign_in(user: User) -> None:
+    st.session_state[USER_ID] = user.id
+
+
+def sign_out() -> None:
+    """Forget everything this browser session kept, not only who was signed in."""
+    st.session_state.clear()
+
+
+def set_current(runtime: Runtime, user: User | None) -> None:
+    """Make this run's runtime and user (if signed in) what the page reads."""
+    st.session_state[_RUNTIME] = runtime
+    if user is None:
+        st.session_state.pop(_CONTEXT, None)
+    else:
+        st.session_state[_CONTEXT] = Context(runtime=runtime, user=user)
+
+
+def current_runtime() -> Runtime:
+    """Return this run's runtime (the sign-in page has no user yet)."""
+    runtime = st.session_state.get(_RUNTIME)
+    if not isinstance(runtime, Runtime):
+        st.error("Le tableau de bord s'ouvre par app.py.")
+        st.stop()
+    return runtime
+
+
+def current() -> Context:
+    """Return this run's runtime and user; a page reached without signing in stops here."""
+    context = st.session_state.get(_CONTEXT)
+    if not isinstance(context, Context):
+        st.warning("Veuillez vous connecter.")
+        st.stop()
+    return context
+
+
+def may_enroll(user: User) -> bool:
+    """Only advisors enroll: a participant is enrolled with the advisor who will follow them."""
+    return user.role is Role.ADVISOR
+
+
+def flash(kind: FlashKind, text: str) -> None:
+    """Keep a message to show on the next run (after st.rerun or st.switch_page)."""
+    st.session_state.setdefault(_FLASHES, []).append((kind, text))
+
+
+def show_flashes() -> None:
+    for kind, text in st.session_state.pop(_FLASHES, []):
+        getattr(st, kind)(text)
+
+
+def query_id(name: str) -> int | None:
+    """Return a positive integer query parameter (`?step=12`), or None if absent or malformed."""
+    raw = st.query_params.get(name)
+    try:
+        value = int(raw) if raw is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and value > 0 else None

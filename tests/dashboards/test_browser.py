@@ -1,0 +1,166 @@
+"""The dashboard served by a real `streamlit run`, driven in headless Chromium."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+from sqlmodel import Session, select
+
+from crealux_core.models import Decision, StepStatus
+from crealux_core.rules import Rules
+from crealux_core.runtime import Runtime
+from crealux_core.services.steps import list_steps
+from crealux_core.services.users import get_user
+from tests.conftest import clean_environ, free_port
+from tests.dashboards.conftest import APP_FILE, app_environ
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+REPO = APP_FILE.parents[1]
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    url: str
+    log: Path
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@pytest.fixture
+def dashboard(runtime: Runtime, tmp_path: Path) -> Iterator[Dashboard]:
+    """`streamlit run dashboards/app.py` on the seeded test database; stopped afterwards."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    port = free_port()
+    log = tmp_path / "streamlit.log"
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP_FILE),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    env = {**clean_environ(), **app_environ(runtime.settings)}
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=output, stderr=output)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while not healthy(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the dashboard did not start:\n{log.read_text()}")
+            time.sleep(0.2)  # polling for readiness, not waiting for time to pass
+        yield Dashboard(url=url, log=log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_an_advisor_signs_in_and_completes_a_step_in_a_real_browser(
+    dashboard: Dashboard, enroll, session: Session, rules: Rules, tmp_path: Path
+) -> None:
+    enrolled = enroll()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="fr-BE")
+            page.set_default_timeout(30_000)
+            page.goto(dashboard.url)
+
+            page.get_by_label("Identifiant").fill("conseillere")
+            page.get_by_label("Mot de passe").fill("demo")
+            page.get_by_role("button", name="Se connecter").click()
+            expect(page.get_by_role("heading", name="Mes étapes")).to_be_visible()
+            expect(page.get_by_text("Sophie Test")).to_be_visible()
+            expect(page.get_by_text("Premier accueil")).to_be_visible()
+
+            page.get_by_role("button", name="Ouvrir").click()
+            expect(page.get_by_role("heading", name="Premier accueil")).to_be_visible()
+            expect(page).to_have_url(re.compile(rf"/etape\?step={enrolled.first_step.id}$"))
+
+            page.get_by_role("spinbutton", name="day, Date de l'entretien").click()
+            page.keyboard.type("02112026")  # day, month, year: the field moves on by itself
+            page.keyboard.press("Escape")  # close the calendar that opened with the field
+            page.get_by_role("radiogroup", name="Consentement").get_by_text("Oui").click()
+            choose(page, "Envoyé par (prescripteur)", "CPAS")
+            choose(page, "Attente principale", "Créer son activité")
+            page.get_by_role("textbox", name="Note (confidentielle").fill(
+                "Vient du CPAS de Durbuy."
+            )
+            page.get_by_role("button", name="Enregistrer la décision").click()
+
+            expect(page.get_by_text("Décision enregistrée.")).to_be_visible()
+            expect(page.get_by_text("transmise automatiquement au parcours")).to_be_visible()
+            expect(page.get_by_text("Envoyé par (prescripteur) :")).to_be_visible()
+            page.screenshot(path=str(tmp_path / "step-completed.png"), full_page=True)
+
+            advisor = get_user(session=session, username="conseillere")
+            completed = list_steps(
+                session=session, rules=rules, user=advisor, status=StepStatus.COMPLETED
+            )
+            assert [view.id for view in completed] == [enrolled.first_step.id]
+            decision = session.exec(select(Decision)).one()
+            assert decision.outcome == {
+                "meeting_on": "2026-11-02",
+                "consent_given": True,
+                "referred_by": "cpas",
+                "expectation": "creation",
+            }
+            assert decision.note == "Vient du CPAS de Durbuy."
+
+            # Signing out, then in again from where sign-out left the browser, lands on the list.
+            page.get_by_role("link", name="Déconnexion").click()
+            expect(page.get_by_text("Vous êtes déconnecté·e.")).to_be_visible()
+            page.get_by_label("Identifiant").fill("conseillere")
+            page.get_by_label("Mot de passe").fill("demo")
+            page.get_by_role("button", name="Se connecter").click()
+            expect(page.get_by_role("heading", name="Mes étapes")).to_be_visible()
+            expect(page.get_by_text("Aucune étape ouverte")).to_be_visible()
+        finally:
+            browser.close()
+
+
+def choose(page: Page, label: str, option: str) -> None:
+    """Pick an option of a Streamlit selectbox by the labels people see."""
+    page.get_by_label(label).click()
+    page.get_by_role("option", name=option).click()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import expect, sync_playwright
 from sqlmodel import Session, select
 
 from crealux_core.models import Decision, StepStatus
@@ -21,22 +21,12 @@ from crealux_core.rules import Rules
 from crealux_core.runtime import Runtime
 from crealux_core.services.steps import list_steps
 from crealux_core.services.users import get_user
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, fill_first_reception, require_chromium, sign_in
 from tests.conftest import clean_environ, free_port
 from tests.dashboards.conftest import APP_FILE, app_environ
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 REPO = APP_FILE.parents[1]
 
 
@@ -57,8 +47,7 @@ def healthy(url: str) -> bool:
 @pytest.fixture
 def dashboard(runtime: Runtime, tmp_path: Path) -> Iterator[Dashboard]:
     """`streamlit run dashboards/app.py` on the seeded test database; stopped afterwards."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    require_chromium()
     port = free_port()
     log = tmp_path / "streamlit.log"
     command = [
@@ -107,9 +96,7 @@ def test_an_advisor_signs_in_and_completes_a_step_in_a_real_browser(
             page.set_default_timeout(30_000)
             page.goto(dashboard.url)
 
-            page.get_by_label("Identifiant").fill("conseillere")
-            page.get_by_label("Mot de passe").fill("demo")
-            page.get_by_role("button", name="Se connecter").click()
+            sign_in(page, "conseillere")
             expect(page.get_by_role("heading", name="Mes étapes")).to_be_visible()
             expect(page.get_by_text("Sophie Test")).to_be_visible()
             expect(page.get_by_text("Premier accueil")).to_be_visible()
@@ -118,16 +105,7 @@ def test_an_advisor_signs_in_and_completes_a_step_in_a_real_browser(
             expect(page.get_by_role("heading", name="Premier accueil")).to_be_visible()
             expect(page).to_have_url(re.compile(rf"/etape\?step={enrolled.first_step.id}$"))
 
-            page.get_by_role("spinbutton", name="day, Date de l'entretien").click()
-            page.keyboard.type("02112026")  # day, month, year: the field moves on by itself
-            page.keyboard.press("Escape")  # close the calendar that opened with the field
-            page.get_by_role("radiogroup", name="Consentement").get_by_text("Oui").click()
-            choose(page, "Envoyé par (prescripteur)", "CPAS")
-            choose(page, "Attente principale", "Créer son activité")
-            page.get_by_role("textbox", name="Note (confidentielle").fill(
-                "Vient du CPAS de Durbuy."
-            )
-            page.get_by_role("button", name="Enregistrer la décision").click()
+            fill_first_reception(page, note="Vient du CPAS de Durbuy.")
 
             expect(page.get_by_text("Décision enregistrée.")).to_be_visible()
             expect(page.get_by_text("transmise automatiquement au parcours")).to_be_visible()
@@ -151,16 +129,8 @@ def test_an_advisor_signs_in_and_completes_a_step_in_a_real_browser(
             # Signing out, then in again from where sign-out left the browser, lands on the list.
             page.get_by_role("link", name="Déconnexion").click()
             expect(page.get_by_text("Vous êtes déconnecté·e.")).to_be_visible()
-            page.get_by_label("Identifiant").fill("conseillere")
-            page.get_by_label("Mot de passe").fill("demo")
-            page.get_by_role("button", name="Se connecter").click()
+            sign_in(page, "conseillere")
             expect(page.get_by_role("heading", name="Mes étapes")).to_be_visible()
             expect(page.get_by_text("Aucune étape ouverte")).to_be_visible()
         finally:
             browser.close()
-
-
-def choose(page: Page, label: str, option: str) -> None:
-    """Pick an option of a Streamlit selectbox by the labels people see."""
-    page.get_by_label(label).click()
-    page.get_by_role("option", name=option).click()

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,73 +11,36 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 from sqlmodel import Session, select
 
+from crealux.launcher import Supervisor, start_dashboard
 from crealux_core.models import Decision, StepStatus
 from crealux_core.rules import Rules
 from crealux_core.runtime import Runtime
 from crealux_core.services.steps import list_steps
 from crealux_core.services.users import get_user
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, fill_first_reception, require_chromium, sign_in
-from tests.conftest import clean_environ, free_port
-from tests.dashboards.conftest import APP_FILE, app_environ
+from tests.conftest import clean_environ
+from tests.dashboards.conftest import app_environ
 
 pytestmark = pytest.mark.browser
-
-REPO = APP_FILE.parents[1]
 
 
 @dataclass(frozen=True)
 class Dashboard:
     url: str
-    log: Path
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 @pytest.fixture
 def dashboard(runtime: Runtime, tmp_path: Path) -> Iterator[Dashboard]:
-    """`streamlit run dashboards/app.py` on the seeded test database; stopped afterwards."""
+    """The dashboard on the seeded test database, started as `crealux up` starts it."""
     require_chromium()
-    port = free_port()
-    log = tmp_path / "streamlit.log"
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(APP_FILE),
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    env = {**clean_environ(), **app_environ(runtime.settings)}
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=output, stderr=output)
-    url = f"http://127.0.0.1:{port}"
+    supervisor = Supervisor(
+        log_dir=tmp_path, env={**clean_environ(), **app_environ(runtime.settings)}
+    )
     try:
-        deadline = time.monotonic() + 60
-        while not healthy(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the dashboard did not start:\n{log.read_text()}")
-            time.sleep(0.2)  # polling for readiness, not waiting for time to pass
-        yield Dashboard(url=url, log=log)
+        start_dashboard(supervisor, runtime.settings)
+        yield Dashboard(url=runtime.settings.dashboard_url)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        supervisor.stop_all()
 
 
 def test_an_advisor_signs_in_and_completes_a_step_in_a_real_browser(

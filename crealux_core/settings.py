@@ -24,7 +24,6 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     prefect_api_url: str | None = Field(default=None, description="default: the local server")
     runner_poll_seconds: int = 1
-    secret_key: str = "change-me"
 
     @property
     def resolved_home(self) -> Path:

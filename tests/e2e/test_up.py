@@ -10,10 +10,12 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import clean_environ, free_port
+from tests.e2e.test_pathway_e2e import FIRST_RECEPTION
 
 pytestmark = pytest.mark.e2e
 
@@ -56,16 +58,21 @@ def stop(process: subprocess.Popen[bytes]) -> int:
     return process.wait(timeout=60)
 
 
-def open_steps(env: dict[str, str]) -> list[dict]:
+def cli(env: dict[str, str], *args: str) -> Any:
     result = subprocess.run(
-        [sys.executable, "-m", "crealux.cli", "step", "list", "--status", "open", "--json"],
+        [sys.executable, "-m", "crealux.cli", *args, "--json"],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
-        check=True,
+        check=False,
     )
+    assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout)
+
+
+def open_steps(env: dict[str, str]) -> list[dict]:
+    return cli(env, "step", "list", "--status", "open")
 
 
 def test_up_starts_everything_loads_the_demo_and_stops_on_ctrl_c(tmp_path: Path) -> None:
@@ -102,5 +109,30 @@ def test_up_starts_everything_loads_the_demo_and_stops_on_ctrl_c(tmp_path: Path)
         output = wait_for_line(log_again, process, "Ctrl-C", timeout=300)
         assert "démonstration" not in output  # the data was reused, not loaded again
         assert {step["id"] for step in open_steps(env)} == {step["id"] for step in steps}
+        # a pathway suspended before the restart still moves on
+        waiting = next(step for step in steps if step["step_key"] == "first_reception")
+        completed = cli(
+            env,
+            "step",
+            "complete",
+            str(waiting["id"]),
+            "--as",
+            "conseillere",
+            "--data",
+            json.dumps(FIRST_RECEPTION),
+        )
+        assert completed["delivered"] is True
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            keys = {
+                s["step_key"]
+                for s in open_steps(env)
+                if s["participant_id"] == waiting["participant_id"]
+            }
+            if keys == {"socio_professional_assessment"}:
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError(f"the pathway did not move on after the restart: {keys}")
     finally:
         assert stop(process) == 0

@@ -68,7 +68,7 @@ def rules_check(
     settings = load_settings()
     target = directory or settings.rules_dir
     try:
-        rules = load_rules(target, env={**os.environ, **settings.rules_env()})
+        rules = load_rules(target, env=settings.rules_env())
     except RulesError as error:
         if as_json:
             problems = [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -30,7 +29,7 @@ class Runtime:
 
     @cached_property
     def rules(self) -> Rules:
-        return load_rules(self.settings.rules_dir, env={**os.environ, **self.settings.rules_env()})
+        return load_rules(self.settings.rules_dir, env=self.settings.rules_env())
 
     @cached_property
     def orchestrator(self) -> PrefectOrchestrator:

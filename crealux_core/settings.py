@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field
@@ -48,8 +49,10 @@ class Settings(BaseSettings):
         return f"http://{self.host}:{self.dashboard_port}"
 
     def rules_env(self) -> dict[str, str]:
-        """Return the values that `${NAME}` in the rules files may refer to."""
+        """Return what `${NAME}` in the rules files may refer to: the environment (secrets such
+        as a Teams webhook) and this instance's own ports."""
         return {
+            **os.environ,
             "CREALUX_SMTP_PORT": str(self.smtp_port),
             "CREALUX_DASHBOARD_URL": self.dashboard_url,
         }

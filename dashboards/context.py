@@ -14,8 +14,7 @@ import streamlit as st
 
 from crealux_core.models import Role, User
 from crealux_core.runtime import Runtime
-from crealux_core.services.errors import NotFound
-from crealux_core.services.lookup import get_row
+from crealux_core.services.users import active_user
 from crealux_core.settings import Settings
 
 USER_ID = "user_id"
@@ -55,11 +54,8 @@ def signed_in_user(runtime: Runtime) -> User | None:
     if user_id is None:
         return None
     with runtime.session() as session:
-        try:
-            user = get_row(session, User, int(user_id))
-        except NotFound:
-            user = None
-    if user is None or not user.active:
+        user = active_user(session=session, user_id=int(user_id))
+    if user is None:
         sign_out()
         return None
     return user

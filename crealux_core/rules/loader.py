@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -188,10 +187,9 @@ def _load_pathway(file: Path, organisations: Mapping[str, OrganisationSpec] | No
     return pathway
 
 
-def load_rules(directory: Path, env: Mapping[str, str] | None = None) -> Rules:
+def load_rules(directory: Path, env: Mapping[str, str]) -> Rules:
     """Load and check every rules file under `directory`; raise RulesError listing all problems."""
     directory = Path(directory)
-    env = dict(os.environ) if env is None else env
     if not directory.is_dir():
         raise RulesError([Problem(directory, (), "rules directory not found")])
     organisations_file = directory / ORGANISATIONS_FILE

@@ -148,6 +148,7 @@ class StepForm:
     step: StepSpec
     model: type[BaseModel]
     decision: Decision | None
+    decided_by: str | None
     may_complete: bool
 
 
@@ -160,11 +161,13 @@ def step_form(*, session: Session, rules: Rules, user: User, step_run_id: int) -
     step = pathway_spec(rules, run).step(step_run.step_key)
     org = get_row(session, Organisation, step_run.organisation_id)
     decision = session.exec(select(Decision).where(Decision.step_run_id == step_run_id)).first()
+    actor = session.get(User, decision.actor_id) if decision else None
     return StepForm(
         view=_view(rules, step_run, run, participant, org),
         step=step,
         model=outcome_model(step),
         decision=decision,
+        decided_by=actor.display_name if actor else None,
         may_complete=step_run.status is StepStatus.OPEN and _may_complete(user, step_run, step),
     )
 

@@ -68,6 +68,12 @@ def create_user(
     return user
 
 
+def active_user(*, session: Session, user_id: int) -> User | None:
+    """Return the user with this id if it still exists and is active (a session's user)."""
+    user = session.get(User, user_id)
+    return user if user is not None and user.active else None
+
+
 def get_user(*, session: Session, username: str) -> User:
     user = session.exec(select(User).where(User.username == username)).first()
     if user is None:

@@ -7,9 +7,8 @@ from typing import Any
 import streamlit as st
 
 from crealux_core import clock
-from crealux_core.models import StepStatus, User
+from crealux_core.models import StepStatus
 from crealux_core.services.errors import Conflict, Forbidden, InvalidInput, NotFound
-from crealux_core.services.lookup import get_row
 from crealux_core.services.steps import StepForm, StepView, complete_step, step_form
 from dashboards import context
 from dashboards.decisions import NOTE_LABEL, show_decision
@@ -98,13 +97,11 @@ def decision_form(ctx: context.Context, form: StepForm) -> None:
 def read_only(ctx: context.Context, form: StepForm) -> None:
     decision = form.decision
     if decision is not None:
-        with ctx.runtime.session() as session:
-            actor = get_row(session, User, decision.actor_id)
         show_decision(
             step=form.step,
             outcome=decision.outcome,
             note=decision.note,
-            decided_by=actor.display_name,
+            decided_by=form.decided_by,
             decided_at=decision.decided_at,
             delivered=decision.delivered_at is not None,
         )

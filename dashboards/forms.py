@@ -13,16 +13,16 @@ from __future__ import annotations
 import datetime as dt
 import re
 import types
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-import annotated_types
 import streamlit as st
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
+from crealux_core.rules.forms import Between
 from dashboards.display import YES_NO
 
 DATE_FORMAT = "DD/MM/YYYY"
@@ -69,11 +69,8 @@ def _constraints(info: FieldInfo, annotation: Any) -> tuple[Any, list[Any]]:
     return annotation, metadata
 
 
-def _bound(metadata: Iterable[Any], kind: type[Any], attribute: str) -> int | None:
-    for item in metadata:
-        if isinstance(item, kind):
-            return int(getattr(item, attribute))
-    return None
+def _between(metadata: Iterable[Any]) -> Between:
+    return next((item for item in metadata if isinstance(item, Between)), Between(None, None))
 
 
 def describe(model: type[BaseModel]) -> list[FormField]:
@@ -94,12 +91,10 @@ def describe(model: type[BaseModel]) -> list[FormField]:
         elif annotation is dt.date:
             fields.append(FormField(kind=FieldKind.DATE, **common))
         elif annotation is int:
+            bounds = _between(metadata)
             fields.append(
                 FormField(
-                    kind=FieldKind.INT,
-                    minimum=_bound(metadata, annotated_types.Ge, "ge"),
-                    maximum=_bound(metadata, annotated_types.Le, "le"),
-                    **common,
+                    kind=FieldKind.INT, minimum=bounds.minimum, maximum=bounds.maximum, **common
                 )
             )
         elif get_origin(annotation) is Literal:
@@ -109,6 +104,16 @@ def describe(model: type[BaseModel]) -> list[FormField]:
         else:
             raise TypeError(f"no widget for field {name!r} of type {annotation!r}")
     return fields
+
+
+def _range_hint(minimum: int | None, maximum: int | None) -> str | None:
+    if minimum is not None and maximum is not None:
+        return f"De {minimum} à {maximum}"
+    if minimum is not None:
+        return f"Au moins {minimum}"
+    if maximum is not None:
+        return f"Au plus {maximum}"
+    return None
 
 
 def render_field(question: FormField, *, key: str, disabled: bool = False) -> Any:
@@ -137,12 +142,13 @@ def render_field(question: FormField, *, key: str, disabled: bool = False) -> An
             disabled=disabled,
         )
     if question.kind is FieldKind.INT:
+        # No min_value/max_value: the widget would drop a number out of bounds and the service
+        # would then say the question was not answered. The service says what the bounds are.
         return st.number_input(
             label,
-            min_value=question.minimum,
-            max_value=question.maximum,
             value=None,
             step=1,
+            placeholder=_range_hint(question.minimum, question.maximum),
             key=key,
             help=question.help,
             disabled=disabled,
@@ -167,27 +173,117 @@ def answers(values: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in values.items() if value is not None}
 
 
-_RULES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^Field required"), "Ce champ est obligatoire."),
-    (re.compile(r"^unknown field"), "Ce champ n'est pas prévu dans ce formulaire."),
-    (re.compile(r"^String should have at least 1 character"), "Ce champ est obligatoire."),
-    (re.compile(r"^String should have at most (\d+)"), "{0} caractères au maximum."),
-    (re.compile(r"^Input should be greater than or equal to (-?\d+)"), "Au moins {0}."),
-    (re.compile(r"^Input should be less than or equal to (-?\d+)"), "Au plus {0}."),
-    (re.compile(r"^Input should be a valid date"), "Date invalide (JJ/MM/AAAA)."),
-    (re.compile(r"^Input should be a valid boolean"), "Répondez par Oui ou Non."),
-    (re.compile(r"^Input should be a valid integer"), "Un nombre entier est attendu."),
-    (re.compile(r"^Input should be '"), "Choisissez une valeur de la liste."),
+REQUIRED = "Ce champ est obligatoire."
+YES_OR_NO = "Répondez par oui ou non."
+WHOLE_NUMBER = "Un nombre entier est attendu."
+INVALID_DATE = "Date invalide (JJ/MM/AAAA)."
+CHOOSE = "Choisissez une valeur de la liste."
+
+# Error types (ours from crealux_core.rules.forms, or pydantic's) whose French needs no ctx.
+_FIXED = {
+    "missing": REQUIRED,
+    "extra_forbidden": "Ce champ n'est pas prévu dans ce formulaire.",
+    "bool_expected": YES_OR_NO,
+    "bool_type": YES_OR_NO,
+    "bool_parsing": YES_OR_NO,
+    "int_expected": WHOLE_NUMBER,
+    "int_type": WHOLE_NUMBER,
+    "int_parsing": WHOLE_NUMBER,
+    "date_expected": INVALID_DATE,
+    "date_type": INVALID_DATE,
+    "date_parsing": INVALID_DATE,
+    "date_from_datetime_parsing": INVALID_DATE,
+    "date_from_datetime_inexact": INVALID_DATE,
+    "literal_error": CHOOSE,
+    "enum": CHOOSE,
+}
+
+
+def _day(iso: Any) -> str:
+    return dt.date.fromisoformat(str(iso)).strftime("%d/%m/%Y")
+
+
+def _with_ctx(kind: str, ctx: Mapping[str, Any]) -> str | None:
+    """Return the French of an error whose message carries values (bounds, lengths)."""
+    low, high = ctx.get("minimum"), ctx.get("maximum")
+    match kind:
+        case "number_out_of_range" if low is not None and high is not None:
+            return f"La valeur doit être comprise entre {low} et {high}."
+        case "number_out_of_range" if low is not None:
+            return f"La valeur doit être supérieure ou égale à {low}."
+        case "number_out_of_range":
+            return f"La valeur doit être inférieure ou égale à {high}."
+        case "greater_than_equal":
+            return f"La valeur doit être supérieure ou égale à {ctx['ge']}."
+        case "less_than_equal":
+            return f"La valeur doit être inférieure ou égale à {ctx['le']}."
+        case "date_out_of_range":
+            earliest, latest = _day(ctx["earliest"]), _day(ctx["latest"])
+            return f"La date doit être comprise entre le {earliest} et le {latest}."
+        case "string_too_short" if int(ctx["min_length"]) == 1:  # an empty text is no answer
+            return REQUIRED
+        case "string_too_short":
+            return f"{ctx['min_length']} caractères au minimum."
+        case "string_too_long":
+            return f"{ctx['max_length']} caractères au maximum."
+        case "note_too_long":
+            return f"La note est trop longue : {high} caractères au maximum."
+    return None
+
+
+_NUMBER = r"-?\d+"
+_ISO_DAY = r"\d{4}-\d{2}-\d{2}"
+
+# A message that reached us as text (a service's field errors) -> its error type; named groups
+# give the ctx. Each pattern is a whole message: one is never taken for another that starts alike.
+_MESSAGES = [
+    (re.compile(pattern), kind)
+    for pattern, kind in [
+        (r"Field required", "missing"),
+        (r"unknown field|Extra inputs are not permitted", "extra_forbidden"),
+        (r"expected true or false|Input should be a valid boolean.*", "bool_expected"),
+        (r"expected a whole number|Input should be a valid integer.*", "int_expected"),
+        (
+            rf"value should be between (?P<minimum>{_NUMBER}) and (?P<maximum>{_NUMBER})",
+            "number_out_of_range",
+        ),
+        (rf"value should be at least (?P<minimum>{_NUMBER})", "number_out_of_range"),
+        (rf"value should be at most (?P<maximum>{_NUMBER})", "number_out_of_range"),
+        (rf"Input should be greater than or equal to (?P<ge>{_NUMBER})", "greater_than_equal"),
+        (rf"Input should be less than or equal to (?P<le>{_NUMBER})", "less_than_equal"),
+        (r"expected a date written YYYY-MM-DD|Input should be a valid date.*", "date_expected"),
+        (
+            rf"date should be between (?P<earliest>{_ISO_DAY}) and (?P<latest>{_ISO_DAY})",
+            "date_out_of_range",
+        ),
+        (r"Input should be '.*", "literal_error"),
+        (r"String should have at least (?P<min_length>\d+) characters?", "string_too_short"),
+        (r"String should have at most (?P<max_length>\d+) characters?", "string_too_long"),
+        (rf"note too long: at most (?P<maximum>{_NUMBER}) characters.*", "note_too_long"),
+    ]
 ]
 
 
-def french(message: str) -> str:
-    """Return a validation message in French when it is one of the usual ones."""
-    for pattern, text in _RULES:
-        match = pattern.match(message)
+def _recognise(message: str) -> tuple[str, dict[str, Any]]:
+    """Return the error type and ctx of a known message ("" when it is not one of ours)."""
+    for pattern, kind in _MESSAGES:
+        match = pattern.fullmatch(message)
         if match:
-            return text.format(*match.groups())
-    return message
+            return kind, match.groupdict()
+    return "", {}
+
+
+def french(error: str | Mapping[str, Any]) -> str:
+    """Return a validation error in French: a pydantic error by its type and ctx, or a message.
+
+    A message that is not recognised is returned as it is, never guessed at.
+    """
+    if isinstance(error, str):
+        kind, ctx = _recognise(error)
+        english = error
+    else:
+        kind, ctx, english = str(error["type"]), dict(error.get("ctx") or {}), str(error["msg"])
+    return _FIXED.get(kind) or _with_ctx(kind, ctx) or english
 
 
 def pydantic_errors(error: ValidationError) -> dict[str, str]:
@@ -195,5 +291,5 @@ def pydantic_errors(error: ValidationError) -> dict[str, str]:
     found: dict[str, str] = {}
     for detail in error.errors():
         name = ".".join(str(part) for part in detail["loc"]) or "form"
-        found.setdefault(name, french(detail["msg"]))
+        found.setdefault(name, french(detail))
     return found

@@ -70,10 +70,63 @@ class FieldType(StrEnum):
     CHOICE = "choice"
 
 
+class DateAnchor(StrEnum):
+    ENROLMENT = "enrolment"
+    TODAY = "today"
+
+
+_DATE_BOUND = re.compile(r"^(?P<anchor>[a-z]+)(?:\s*(?P<sign>[+-])\s*(?P<span>P\S+))?$")
+
+
+class DateBound(Frozen):
+    """A limit of a date field, in days from the participant's enrolment or from today.
+
+    Written `enrolment - P365D`, `today + P730D` or `today` in the rules.
+    """
+
+    anchor: DateAnchor
+    days: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        match = _DATE_BOUND.match(value.strip())
+        if match is None:
+            raise ValueError(
+                f"{value!r} is not a date limit such as 'enrolment - P365D' or 'today + P30D'"
+            )
+        offset = parse_iso_duration(match["span"]) if match["span"] else timedelta(0)
+        if offset % timedelta(days=1):
+            raise ValueError(f"{value!r}: a date limit moves by whole days (P30D, P2W)")
+        days = -offset.days if match["sign"] == "-" else offset.days
+        return {"anchor": match["anchor"], "days": days}
+
+    def __str__(self) -> str:
+        if not self.days:
+            return self.anchor.value
+        return f"{self.anchor.value} {'-' if self.days < 0 else '+'} P{abs(self.days)}D"
+
+
+# A date field is the date of something that happened: within a year of the enrolment or today.
+PAST_DATES = (
+    DateBound(anchor=DateAnchor.ENROLMENT, days=-365),
+    DateBound(anchor=DateAnchor.TODAY, days=365),
+)
+# A `future: true` date is planned (a training start): from a month ago to two years ahead.
+FUTURE_DATES = (
+    DateBound(anchor=DateAnchor.TODAY, days=-30),
+    DateBound(anchor=DateAnchor.TODAY, days=730),
+)
+
+
 class FieldSpec(Frozen):
     """One typed answer of a step's outcome.
 
-    Free text never goes here: notes stay in the application database.
+    Free text never goes here: notes stay in the application database. A date field accepts
+    days from `earliest` to `latest`; unset, they are PAST_DATES, or FUTURE_DATES for a
+    `future: true` field.
     """
 
     type: FieldType
@@ -83,16 +136,32 @@ class FieldSpec(Frozen):
     choices: dict[str, str] | None = None
     min: int | None = None
     max: int | None = None
+    earliest: DateBound | None = None
+    latest: DateBound | None = None
+    future: bool = False
 
     @model_validator(mode="after")
-    def _choices_only_for_choice(self) -> FieldSpec:
+    def _options_fit_the_type(self) -> FieldSpec:
         if self.type is FieldType.CHOICE and not self.choices:
             raise ValueError("a choice field needs 'choices' (value: label)")
         if self.type is not FieldType.CHOICE and self.choices is not None:
             raise ValueError(f"'choices' is only for choice fields, not {self.type.value}")
         if (self.min is not None or self.max is not None) and self.type is not FieldType.INT:
             raise ValueError("'min' and 'max' are only for int fields")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"'min' ({self.min}) is above 'max' ({self.max})")
+        dated = self.earliest is not None or self.latest is not None or self.future
+        if dated and self.type is not FieldType.DATE:
+            raise ValueError("'earliest', 'latest' and 'future' are only for date fields")
+        earliest, latest = self.date_window()
+        if earliest.anchor is latest.anchor and earliest.days > latest.days:
+            raise ValueError(f"no date fits: 'earliest' ({earliest}) is after 'latest' ({latest})")
         return self
+
+    def date_window(self) -> tuple[DateBound, DateBound]:
+        """Return the earliest and latest day a date field accepts, defaults filled in."""
+        default = FUTURE_DATES if self.future else PAST_DATES
+        return self.earliest or default[0], self.latest or default[1]
 
 
 class TransitionSpec(Frozen):

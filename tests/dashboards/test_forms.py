@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from pydantic import BaseModel, ValidationError
+from streamlit.testing.v1 import AppTest
 
 from crealux_core.rules import Rules, outcome_model
+from crealux_core.rules.forms import NOTE_MAX_CHARS, check_note, validate_outcome
 from crealux_core.rules.specs import FieldSpec, FieldType, StepSpec
 from dashboards.display import outcome_lines
 from dashboards.forms import FieldKind, answers, describe, french, pydantic_errors
+
+ENROLLED_ON = date(2026, 11, 2)
+TODAY = date(2026, 11, 29)
 
 
 def all_steps(rules: Rules) -> list[StepSpec]:
@@ -63,24 +70,135 @@ def test_unanswered_questions_are_left_out_so_the_service_can_refuse_them() -> N
 
 
 def test_refusals_of_the_real_outcome_models_read_in_french(rules: Rules) -> None:
-    model = outcome_model(rules.pathway().step("social_accompaniment"))
+    step = rules.pathway().step("social_accompaniment")
     with pytest.raises(ValidationError) as caught:
-        model.model_validate({"barriers_lifted": "peut-être", "sessions": 500})
+        validate_outcome(
+            step,
+            {"barriers_lifted": "yes", "sessions": 500},
+            enrolled_on=ENROLLED_ON,
+            today=TODAY,
+        )
     assert pydantic_errors(caught.value) == {
-        "barriers_lifted": "Répondez par Oui ou Non.",
-        "sessions": "Au plus 200.",
+        "barriers_lifted": "Répondez par oui ou non.",
+        "sessions": "La valeur doit être comprise entre 0 et 200.",
     }
-    model = outcome_model(rules.pathway().step("first_reception"))
+    step = rules.pathway().step("first_reception")
     with pytest.raises(ValidationError) as caught:
-        model.model_validate({"meeting_on": "hier", "referred_by": "voisin"})
+        validate_outcome(
+            step,
+            {"meeting_on": "2020-01-01", "referred_by": "voisin", "extra": 1},
+            enrolled_on=ENROLLED_ON,
+            today=TODAY,
+        )
     assert pydantic_errors(caught.value) == {
-        "meeting_on": "Date invalide (JJ/MM/AAAA).",
+        "meeting_on": "La date doit être comprise entre le 02/11/2025 et le 29/11/2027.",
         "consent_given": "Ce champ est obligatoire.",
         "referred_by": "Choisissez une valeur de la liste.",
         "expectation": "Ce champ est obligatoire.",
+        "extra": "Ce champ n'est pas prévu dans ce formulaire.",
     }
-    assert french("unknown field") == "Ce champ n'est pas prévu dans ce formulaire."
+
+
+@pytest.mark.parametrize(
+    ("english", "in_french"),
+    [
+        ("Field required", "Ce champ est obligatoire."),
+        ("unknown field", "Ce champ n'est pas prévu dans ce formulaire."),
+        ("expected true or false", "Répondez par oui ou non."),
+        ("expected a whole number", "Un nombre entier est attendu."),
+        ("value should be between 0 and 200", "La valeur doit être comprise entre 0 et 200."),
+        ("value should be at least -5", "La valeur doit être supérieure ou égale à -5."),
+        ("value should be at most 9", "La valeur doit être inférieure ou égale à 9."),
+        ("expected a date written YYYY-MM-DD", "Date invalide (JJ/MM/AAAA)."),
+        (
+            "date should be between 2025-11-02 and 2027-11-29",
+            "La date doit être comprise entre le 02/11/2025 et le 29/11/2027.",
+        ),
+        ("Input should be 'creation' or 'exit'", "Choisissez une valeur de la liste."),
+        (
+            "Input should be less than or equal to 2100",
+            "La valeur doit être inférieure ou égale à 2100.",
+        ),
+        ("String should have at least 1 character", "Ce champ est obligatoire."),
+        ("String should have at most 100 characters", "100 caractères au maximum."),
+        (
+            f"note too long: at most {NOTE_MAX_CHARS} characters, got 6000",
+            f"La note est trop longue : {NOTE_MAX_CHARS} caractères au maximum.",
+        ),
+    ],
+)
+def test_a_message_from_a_service_reads_in_french(english: str, in_french: str) -> None:
+    assert french(english) == in_french
+
+
+def test_a_message_that_is_not_known_is_shown_as_it_is_rather_than_guessed() -> None:
     assert french("something new") == "something new"
+    assert french("Field required, and more") == "Field required, and more"
+    assert (
+        french("value should be between 0 and 200 hours")
+        == "value should be between 0 and 200 hours"
+    )
+
+
+def test_only_an_unanswered_question_reads_as_required() -> None:
+    step = StepSpec(
+        key="check",
+        title="Point",
+        concerns="integra-plus",
+        due="P7D",
+        form={
+            "done": FieldSpec(type=FieldType.BOOL, label="Fait"),
+            "hours": FieldSpec(type=FieldType.INT, label="Heures", min=1, max=9),
+            "on": FieldSpec(type=FieldType.DATE, label="Le"),
+            "left": FieldSpec(type=FieldType.BOOL, label="Parti"),
+        },
+    )
+    with pytest.raises(ValidationError) as caught:
+        validate_outcome(
+            step,
+            {"done": 1, "hours": 10, "on": "29/11/2026", "left": None},
+            enrolled_on=ENROLLED_ON,
+            today=TODAY,
+        )
+    assert pydantic_errors(caught.value) == {
+        "done": "Répondez par oui ou non.",
+        "hours": "La valeur doit être comprise entre 1 et 9.",
+        "on": "Date invalide (JJ/MM/AAAA).",
+        "left": "Ce champ est obligatoire.",
+    }
+
+
+def test_a_note_too_long_reads_in_french() -> None:
+    with pytest.raises(ValueError) as caught:
+        check_note("x" * (NOTE_MAX_CHARS + 1))
+    assert french(str(caught.value)) == (
+        f"La note est trop longue : {NOTE_MAX_CHARS} caractères au maximum."
+    )
+
+
+def ask_sessions() -> None:
+    import streamlit as st
+
+    from dashboards.forms import FieldKind, FormField, render_field
+
+    question = FormField(
+        name="sessions",
+        kind=FieldKind.INT,
+        label="Entretiens",
+        help=None,
+        required=True,
+        minimum=0,
+        maximum=200,
+    )
+    st.session_state["answer"] = render_field(question, key="sessions")
+
+
+def test_a_number_out_of_bounds_reaches_the_service_rather_than_reading_as_unanswered() -> None:
+    app = AppTest.from_function(ask_sessions).run()
+    number = app.number_input(key="sessions")
+    assert number.placeholder == "De 0 à 200"
+    number.set_value(500).run()
+    assert app.session_state["answer"] == 500
 
 
 def test_an_outcome_reads_with_the_labels_of_its_step(rules: Rules) -> None:

@@ -1,10 +1,18 @@
-"""Demo data: the partner organisations of the rules, demo users, a dozen participants whose
-pathways run and wait at different steps. Everything goes through the services and real flows."""
+"""Demo data: the demo accounts and a dozen participants whose pathways wait at different steps.
+
+Only demo mode creates any of it: `crealux up` on a fresh data directory, or `crealux demo`. The
+organisations of the rules are mirrored in every mode (`sync_organisations`).
+
+The participants are loaded through the same services as the dashboard, with no orchestrator:
+each enrolment and decision is an event committed with its transition, so the whole demo loads
+in a second or two and every pathway waits on its step at once. Their flow runs start afterwards
+(the maintainer's reconciler starts them, or `start_flows` when Prefect is up) and catch up from
+the database.
+"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -12,12 +20,14 @@ from typing import Any
 from sqlmodel import select
 
 from crealux_core.clock import utcnow
-from crealux_core.models import Gender, Participant, ParticipantCreate, Role, StepStatus
+from crealux_core.models import Gender, Participant, ParticipantCreate, Role, User
 from crealux_core.runtime import Runtime
-from crealux_core.services.errors import NotFound
-from crealux_core.services.organisations import sync_organisations
+from crealux_core.services import organisations
+from crealux_core.services.delivery import start_flow
+from crealux_core.services.events import current_step
 from crealux_core.services.participants import enroll_participant
-from crealux_core.services.steps import complete_step, list_steps
+from crealux_core.services.ports import Orchestrator
+from crealux_core.services.steps import submit_decision
 from crealux_core.services.users import create_user, get_user
 
 DEMO_PASSWORD = "demo"
@@ -62,18 +72,28 @@ DEMO_PARTICIPANTS = [
     DemoParticipant("Jean", "Pirard", Gender.MALE, 1961, "Durbuy", "conseiller", 3, "employment"),
 ]
 
+# When each demo pathway was enrolled and each step decided, in days before the load, so that
+# its dates and deadlines look like a real one's (and no reminder is due when the demo starts).
+ENROLLED_DAYS_AGO = {0: 2, 1: 16, 2: 16, 3: 16}
+DECIDED_DAYS_AGO = {"first_reception": 14, "socio_professional_assessment": 7, "orientation": 2}
+
+_EXPECTATIONS = {"training": "training", "employment": "employment"}
+
 
 def demo_answers(step_key: str, today: date, route: str) -> dict[str, Any]:
-    """Return plausible answers for a step of the CREALux pathway."""
+    """Return plausible answers for a step of the CREALux pathway, decided on `today`.
+
+    Dates are the day of the decision: not in the future, and after the enrolment.
+    """
     answers: dict[str, dict[str, Any]] = {
         "first_reception": {
-            "meeting_on": today - timedelta(days=20),
+            "meeting_on": today.isoformat(),
             "consent_given": True,
             "referred_by": "cpas",
-            "expectation": "creation",
+            "expectation": _EXPECTATIONS.get(route, "creation"),
         },
         "socio_professional_assessment": {
-            "assessed_on": today - timedelta(days=10),
+            "assessed_on": today.isoformat(),
             "labour_status": "long_term_unemployed",
             "education_level": "isced_3_4",
             "barrier_housing": False,
@@ -83,21 +103,27 @@ def demo_answers(step_key: str, today: date, route: str) -> dict[str, Any]:
             "barrier_debt": route == "social",
             "project_maturity": "outline",
         },
-        "orientation": {"decided_on": today - timedelta(days=3), "route": route},
+        "orientation": {"decided_on": today.isoformat(), "route": route},
     }
     return answers[step_key]
 
 
-def ensure_reference_data(runtime: Runtime) -> None:
-    """Mirror the organisations of the rules and create the demo users (idempotent)."""
+def sync_organisations(runtime: Runtime) -> int:
+    """Mirror the organisations of the rules into the database (every mode; idempotent)."""
     with runtime.session() as session:
-        sync_organisations(session=session, rules=runtime.rules)
+        return organisations.sync_organisations(session=session, rules=runtime.rules)
+
+
+def create_demo_users(runtime: Runtime) -> list[str]:
+    """Create the demo accounts (password `demo`) that do not exist yet; return their names.
+
+    An existing account is left as it is: a coordinator created by `crealux init` keeps its
+    password. Demo mode only.
+    """
+    created: list[str] = []
+    with runtime.session() as session:
         for username, name, role, organisation in DEMO_USERS:
-            try:
-                get_user(session=session, username=username)
-            except NotFound:
-                pass
-            else:
+            if session.exec(select(User.id).where(User.username == username)).first():
                 continue
             create_user(
                 session=session,
@@ -107,6 +133,14 @@ def ensure_reference_data(runtime: Runtime) -> None:
                 organisation_key=organisation,
                 password=DEMO_PASSWORD,
             )
+            created.append(username)
+    return created
+
+
+def ensure_reference_data(runtime: Runtime) -> None:
+    """Mirror the organisations and create the demo users (idempotent): what tests start from."""
+    sync_organisations(runtime)
+    create_demo_users(runtime)
 
 
 def has_participants(runtime: Runtime) -> bool:
@@ -114,70 +148,93 @@ def has_participants(runtime: Runtime) -> bool:
         return session.exec(select(Participant.id)).first() is not None
 
 
+def is_fresh(runtime: Runtime) -> bool:
+    """True if nobody has used this instance yet: no participant and no account.
+
+    An instance set up with `crealux init` has its coordinator, so it never gets demo accounts
+    from `crealux up`.
+    """
+    with runtime.session() as session:
+        return (
+            session.exec(select(Participant.id)).first() is None
+            and session.exec(select(User.id)).first() is None
+        )
+
+
 def load_demo(
     runtime: Runtime,
     *,
     progress: Callable[[str], None] = print,
-    timeout: float = 600,
     now: Callable[[], datetime] = utcnow,
-) -> int:
-    """Enroll the demo participants and walk each to its step; return how many were enrolled."""
-    ensure_reference_data(runtime)
-    targets: dict[int, DemoParticipant] = {}
-    with runtime.session() as session:
-        for person in DEMO_PARTICIPANTS:
-            advisor = get_user(session=session, username=person.advisor)
-            participant, _ = enroll_participant(
-                session=session,
-                rules=runtime.rules,
-                data=ParticipantCreate(
-                    first_name=person.first_name,
-                    last_name=person.last_name,
-                    gender=person.gender,
-                    birth_year=person.birth_year,
-                    municipality=person.municipality,
-                ),
-                advisor=advisor,
-                now=now(),
-                orchestrator=runtime.orchestrator,
-            )
-            targets[participant.id or 0] = person
-    progress(f"{len(targets)} participants inscrits; avancement des parcours de démonstration...")
-    deadline = time.monotonic() + timeout
-    while targets and time.monotonic() < deadline:
-        for participant_id, person in list(targets.items()):
-            if _advance(runtime, participant_id, person, now()):
-                del targets[participant_id]
-        time.sleep(0.5)
-    if targets:
-        progress(f"{len(targets)} parcours n'ont pas atteint leur étape de démonstration à temps")
-    return len(DEMO_PARTICIPANTS)
+) -> list[int]:
+    """Create the demo accounts, enroll the demo participants and decide the steps each has done.
+
+    Nothing waits on Prefect: the pathways are committed with their current step open, and their
+    flow runs start later (`start_flows`, or the reconciler). Return the pathway run ids.
+    """
+    create_demo_users(runtime)
+    moment = now()
+    pathway_run_ids: list[int] = []
+    for person in DEMO_PARTICIPANTS:
+        pathway_run_ids.append(_walk(runtime, person, moment))
+    progress(f"{len(pathway_run_ids)} participants de démonstration inscrits, chacun à son étape")
+    return pathway_run_ids
 
 
-def _advance(runtime: Runtime, participant_id: int, person: DemoParticipant, now: datetime) -> bool:
-    """Complete the participant's open step if its run waits on it; True once the target is met."""
+def _walk(runtime: Runtime, person: DemoParticipant, moment: datetime) -> int:
+    """Enroll one demo participant and decide their first `steps_done` steps; return the run id."""
+    dashboard_url = runtime.settings.dashboard_url
     with runtime.session() as session:
-        steps = list_steps(
-            session=session, rules=runtime.rules, user=None, participant_id=participant_id
-        )
-        done = sum(step.status is StepStatus.COMPLETED for step in steps)
-        open_steps = [step for step in steps if step.status is StepStatus.OPEN]
-        if done >= person.steps_done:
-            return bool(open_steps)
-        if not open_steps or open_steps[0].flow_run_id is None:
-            return False
-        step = open_steps[0]
-        state, key = runtime.orchestrator.run_state(open_steps[0].flow_run_id)
-        if key != f"step-{step.id}" or state != "Suspended":
-            return False
-        complete_step(
+        advisor = get_user(session=session, username=person.advisor)
+        _, run = enroll_participant(
             session=session,
             rules=runtime.rules,
-            step_run_id=step.id,
-            actor=get_user(session=session, username=person.advisor),
-            data=demo_answers(step.step_key, now.date(), person.route),
-            note="Donnée de démonstration.",
-            now=now,
-            orchestrator=runtime.orchestrator,
+            data=ParticipantCreate(
+                first_name=person.first_name,
+                last_name=person.last_name,
+                gender=person.gender,
+                birth_year=person.birth_year,
+                municipality=person.municipality,
+            ),
+            advisor=advisor,
+            now=moment - timedelta(days=ENROLLED_DAYS_AGO[person.steps_done]),
+            orchestrator=None,
+            dashboard_url=dashboard_url,
         )
-    return False
+        pathway_run_id = run.id or 0
+        for _ in range(person.steps_done):
+            step = current_step(session, pathway_run_id)
+            if step is None:
+                raise RuntimeError(f"demo pathway {pathway_run_id} ended early")
+            decided_at = moment - timedelta(days=DECIDED_DAYS_AGO[step.step_key])
+            submit_decision(
+                session=session,
+                rules=runtime.rules,
+                step_run_id=step.id or 0,
+                actor=advisor,
+                data=demo_answers(step.step_key, decided_at.date(), person.route),
+                note="Donnée de démonstration.",
+                now=decided_at,
+                orchestrator=None,
+                dashboard_url=dashboard_url,
+            )
+    return pathway_run_id
+
+
+def start_flows(
+    runtime: Runtime, pathway_run_ids: Iterable[int], orchestrator: Orchestrator
+) -> int:
+    """Start the flow run of each pathway, without waiting for it; return how many started.
+
+    Stops at the first failure (Prefect down, or no runner yet): the reconciler starts the rest.
+    """
+    started = 0
+    with runtime.session() as session:
+        for pathway_run_id in pathway_run_ids:
+            if start_flow(
+                session=session, pathway_run_id=pathway_run_id, orchestrator=orchestrator
+            ):
+                started += 1
+            else:
+                break
+    return started

@@ -485,7 +485,8 @@ def reconcile(
 def up(
     demo: Annotated[bool, typer.Option(help="load demo data into an empty database")] = True,
 ) -> None:
-    """Start the whole product: Prefect server, runner, mail sink, dashboard. Ctrl-C stops all."""
+    """Start the whole product: Prefect server, runner, mail sink, dashboard. A process that dies
+    is restarted; Ctrl-C stops all."""
     from crealux.demo import is_fresh, load_demo
     from crealux.launcher import (
         StartError,
@@ -493,6 +494,7 @@ def up(
         instance_env,
         start_dashboard,
         start_mail_sink,
+        start_maintainer,
         start_prefect_server,
         start_runner,
     )
@@ -506,7 +508,7 @@ def up(
     os.environ.update(env)
     migrate(settings.app_database_url)
     _prepare(runtime)  # organisations, definitions: an edited one stops here (exit 2)
-    supervisor = Supervisor(log_dir=home / "logs", env=env)
+    supervisor = Supervisor(log_dir=home / "logs", env=env, status_home=home, echo=typer.echo)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop children on SIGTERM too
     typer.echo(f"CREALux: données dans {home}")
     if demo and is_fresh(runtime):  # in seconds, before any process: the runs catch up later
@@ -519,6 +521,7 @@ def up(
         typer.echo(f"  Prefect      {settings.prefect_ui_url}")
         start_mail_sink(supervisor, settings)
         start_runner(supervisor, settings)
+        start_maintainer(supervisor, settings)
         start_dashboard(supervisor, settings)
         typer.echo(f"  Prefect UI   {settings.prefect_ui_url}")
         typer.echo(f"  Dashboard    {settings.dashboard_url}")
@@ -526,10 +529,11 @@ def up(
             f"  Courriels    {home / 'mail'} (serveur SMTP de démo, port {settings.smtp_port})"
         )
         typer.echo(f"  Journaux     {home / 'logs'}")
+        typer.echo(f"  Processus    {home / 'processes.json'} (relancés s'ils s'arrêtent)")
         typer.echo("Ctrl-C pour tout arrêter.")
-        while True:
-            supervisor.check_alive()
-            time.sleep(1)
+        while True:  # a process that dies is restarted; one that keeps failing ends it all
+            supervisor.tick()
+            time.sleep(0.5)
     except KeyboardInterrupt:
         typer.echo("\narrêt...")
     except StartError as error:

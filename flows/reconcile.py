@@ -1,5 +1,6 @@
-"""The reconciler: starts pathways without a flow run, delivers committed decisions that were not
-delivered, and retries notifications that could not be sent. Scheduled every minute."""
+"""The reconciler and the deadline sweeper as one Prefect flow, for a deployment that prefers
+Prefect's scheduler to the `crealux maintain` process (see prefect.yaml). Both are the same
+services, safe to run at once: every effect is claimed with a compare-and-set update."""
 
 from __future__ import annotations
 
@@ -7,25 +8,28 @@ from prefect import flow, get_run_logger
 
 from crealux_core.clock import utcnow
 from crealux_core.runtime import Runtime
-from crealux_core.services.delivery import reconcile as reconcile_pathways
+from crealux_core.services.deadlines import sweep
 from crealux_core.services.notifications import dispatch_notifications
+from crealux_core.services.reconcile import reconcile as reconcile_pathways
 
 
 @flow(name="reconcile", persist_result=False)
 def reconcile() -> dict[str, int]:
-    """Catch up on whatever a crash or an unreachable server left undone."""
+    """Check every active pathway against Prefect, sweep deadlines, send what is queued."""
     runtime = Runtime.from_env()
     with runtime.session() as session:
-        done = reconcile_pathways(session=session, orchestrator=runtime.orchestrator, now=utcnow())
+        swept = sweep(
+            session=session,
+            rules=runtime.rules,
+            now=utcnow(),
+            dashboard_url=runtime.settings.dashboard_url,
+        )
+        healed = reconcile_pathways(
+            session=session, orchestrator=runtime.orchestrator, now=utcnow(), full=True
+        )
         sent = dispatch_notifications(
             session=session, rules=runtime.rules, notifier=runtime.notifier, now=utcnow()
         )
-    summary = {
-        "started": done.started,
-        "delivered": done.delivered,
-        "pending": done.pending,
-        "sent": sent.sent,
-        "failed": sent.failed,
-    }
+    summary = {**swept.as_json(), **healed.as_json(), "sent": sent.sent, "failed": sent.failed}
     get_run_logger().info("reconciled: %s", summary)
     return summary

@@ -5,7 +5,6 @@ At scale, the same flows are deployed from prefect.yaml to a process work pool i
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import cast
 
 from prefect import serve
@@ -14,14 +13,14 @@ from prefect.deployments.runner import RunnerDeployment
 from flows.pathway import pathway
 from flows.reconcile import reconcile
 
-RECONCILE_EVERY = timedelta(seconds=60)
-
 
 def serve_deployments(*, limit: int | None = None) -> None:
     """Register the deployments and run their flow runs until interrupted."""
     deployments = [
         cast(RunnerDeployment, pathway.to_deployment(name="pathway", tags=["crealux-pathway"])),
-        cast(RunnerDeployment, reconcile.to_deployment(name="reconcile", interval=RECONCILE_EVERY)),
+        # No schedule: `crealux maintain` reconciles without a new process a minute; this
+        # deployment is there to run a full pass by hand from the Prefect UI.
+        cast(RunnerDeployment, reconcile.to_deployment(name="reconcile")),
     ]
     serve(
         *deployments,

@@ -4,26 +4,34 @@ from crealux_core.models.notification import Notification, NotificationStatus
 from crealux_core.models.organisation import Organisation
 from crealux_core.models.participant import Gender, Participant, ParticipantCreate
 from crealux_core.models.pathway import (
-    Decision,
+    CURRENT_STEP_STATUSES,
+    EventKind,
+    PathwayDefinition,
+    PathwayEvent,
     PathwayRun,
     PathwayStatus,
     StepRun,
     StepStatus,
+    Wait,
 )
 from crealux_core.models.user import Role, User
 
 __all__ = [
-    "Decision",
+    "CURRENT_STEP_STATUSES",
+    "EventKind",
     "Gender",
     "Notification",
     "NotificationStatus",
     "Organisation",
     "Participant",
     "ParticipantCreate",
+    "PathwayDefinition",
+    "PathwayEvent",
     "PathwayRun",
     "PathwayStatus",
     "Role",
     "StepRun",
     "StepStatus",
     "User",
+    "Wait",
 ]

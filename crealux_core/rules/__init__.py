@@ -1,6 +1,6 @@
 """Rules are data: YAML files loaded into frozen pydantic specs, validated at start."""
 
-from crealux_core.rules.forms import outcome_model, step_input_model
+from crealux_core.rules.forms import NOTE_MAX_CHARS, outcome_model, validate_outcome
 from crealux_core.rules.loader import RulesError, load_rules
 from crealux_core.rules.specs import (
     FieldSpec,
@@ -13,6 +13,7 @@ from crealux_core.rules.specs import (
 )
 
 __all__ = [
+    "NOTE_MAX_CHARS",
     "FieldSpec",
     "FieldType",
     "OrganisationSpec",
@@ -23,5 +24,5 @@ __all__ = [
     "TransitionSpec",
     "load_rules",
     "outcome_model",
-    "step_input_model",
+    "validate_outcome",
 ]

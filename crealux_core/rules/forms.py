@@ -1,7 +1,7 @@
 """The typed outcome of a step, built once from its spec.
 
 The same model generates the dashboard form, validates what the CLI and the dashboard submit, and
-is what Prefect validates when a waiting pathway run is resumed (wrapped with the decision id).
+never goes to Prefect: a resume carries an event id only, the answers stay in the database.
 
 Answers are taken as JSON gives them: a yes/no question takes true or false (not "yes", not 1),
 a number takes an integer (not "12", not true), a date takes "YYYY-MM-DD" (or a `date`). A
@@ -220,24 +220,3 @@ def check_note(note: str | None) -> str | None:
             f" (note trop longue : {NOTE_MAX_CHARS} caractères au maximum)"
         )
     return text or None
-
-
-class StepInput(BaseModel):
-    """What a resume hands a waiting run: the decision's id; each step adds its typed `outcome`."""
-
-    model_config = _CONFIG
-
-    decision_id: int = Field(ge=1, title="Decision id")
-
-
-@lru_cache(maxsize=256)
-def _input_model(step_json: str) -> type[StepInput]:
-    step = StepSpec.model_validate_json(step_json)
-    return create_model(
-        f"{_camel(step.key)}Input", __base__=StepInput, outcome=(outcome_model(step), ...)
-    )
-
-
-def step_input_model(step: StepSpec) -> type[StepInput]:
-    """Return what a waiting pathway run accepts for this step: the decision's id and outcome."""
-    return _input_model(step.model_dump_json())

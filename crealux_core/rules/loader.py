@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from crealux_core.rules.conditions import ConditionError, compile_condition
-from crealux_core.rules.specs import OrganisationSpec, PathwaySpec, Rules
+from crealux_core.rules.specs import FieldType, OrganisationSpec, PathwaySpec, Rules, StepSpec
 
 ORGANISATIONS_FILE = "organisations.yaml"
 PATHWAYS_DIR = "pathways"
@@ -94,9 +94,20 @@ def _validate(document: _Document, model: type[M], data: Any, prefix: YamlPath) 
     except ValidationError as error:
         problems = []
         for detail in error.errors():
-            loc = prefix + tuple(part for part in detail["loc"] if not _is_pydantic_tag(part))
+            loc = prefix + _user_path(detail["loc"])
             problems.append(document.problem(loc, _message(detail)))
         raise RulesError(problems) from None
+
+
+def _user_path(loc: Sequence[Any]) -> YamlPath:
+    """Return the path as the YAML file has it: without pydantic's tags, and without the
+    `span` that an anchored duration (`due: P3M after a.b`) holds inside."""
+    path: list[str | int] = []
+    for part in loc:
+        if _is_pydantic_tag(part) or (part == "span" and path and path[-1] in ("due", "opens")):
+            continue
+        path.append(part)
+    return tuple(path)
 
 
 def _is_pydantic_tag(part: Any) -> bool:
@@ -156,6 +167,7 @@ def _pathway_problems(
     if pathway.start not in steps:
         yield document.problem(("start",), f"unknown step {pathway.start!r} ({_known(steps)})")
     for key, step in steps.items():
+        yield from _deadline_problems(document, pathway, step)
         if organisations is not None and step.concerns not in organisations:
             yield document.problem(
                 ("steps", key, "concerns"),
@@ -172,6 +184,36 @@ def _pathway_problems(
                     compile_condition(transition.when, step.form)
                 except ConditionError as error:
                     yield document.problem((*where, "when"), str(error))
+
+
+def _deadline_problems(
+    document: _Document, pathway: PathwaySpec, step: StepSpec
+) -> Iterable[Problem]:
+    """Check that anchors name a date field of another step, and where overdue steps go."""
+    where: YamlPath = ("steps", step.key)
+    for name, anchored in (("due", step.due), ("opens", step.opens)):
+        if anchored is None or anchored.step is None:
+            continue
+        anchor = pathway.steps.get(anchored.step)
+        if anchor is None:
+            yield document.problem(
+                (*where, name), f"unknown step {anchored.step!r} ({_known(pathway.steps)})"
+            )
+        elif (
+            anchored.field not in anchor.form
+            or anchor.form[anchored.field].type is not FieldType.DATE
+        ):
+            dates = [field for field, spec in anchor.form.items() if spec.type is FieldType.DATE]
+            yield document.problem(
+                (*where, name),
+                f"{anchored.step}.{anchored.field} is not a date field of that step"
+                f" (date fields: {', '.join(dates) or 'none'})",
+            )
+    if step.on_overdue is not None and step.on_overdue.to not in (None, *pathway.steps):
+        yield document.problem(
+            (*where, "on_overdue", "to"),
+            f"unknown step {step.on_overdue.to!r} ({_known(pathway.steps)})",
+        )
 
 
 def _known(keys: Iterable[str]) -> str:
@@ -201,19 +243,36 @@ def load_rules(directory: Path, env: Mapping[str, str]) -> Rules:
         organisations, _ = _load_organisations(organisations_file, env)
     except RulesError as error:
         problems.extend(error.problems)
-    pathways: dict[str, PathwaySpec] = {}
+    versions: dict[str, dict[int, PathwaySpec]] = {}
+    sources: dict[str, str] = {}
     for file in sorted((directory / PATHWAYS_DIR).glob("*.yaml")):
         try:
             pathway = _load_pathway(file, organisations)
         except RulesError as error:
             problems.extend(error.problems)
             continue
-        if pathway.key in pathways:
-            problems.append(Problem(file, ("key",), f"pathway {pathway.key!r} defined twice"))
-        pathways[pathway.key] = pathway
-    if not problems and not pathways:
+        label = f"{pathway.key}@{pathway.version}"
+        if label in sources:
+            problems.append(
+                Problem(
+                    file,
+                    ("version",),
+                    f"pathway {pathway.key!r} version {pathway.version} is also defined in"
+                    f" {sources[label]}: give each definition its own version",
+                )
+            )
+        versions.setdefault(pathway.key, {})[pathway.version] = pathway
+        sources[label] = str(file)
+    if not problems and not versions:
         problems.append(Problem(directory / PATHWAYS_DIR, (), "no pathway file (*.yaml)"))
     if problems:
         raise RulesError(problems)
-    default = "crealux" if "crealux" in pathways else sorted(pathways)[0]
-    return Rules(pathways=pathways, organisations=organisations or {}, default_pathway=default)
+    newest = {key: by_version[max(by_version)] for key, by_version in versions.items()}
+    default = "crealux" if "crealux" in newest else sorted(newest)[0]
+    return Rules(
+        pathways=newest,
+        versions=versions,
+        sources=sources,
+        organisations=organisations or {},
+        default_pathway=default,
+    )

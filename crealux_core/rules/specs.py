@@ -2,34 +2,99 @@
 
 from __future__ import annotations
 
+import calendar
+import hashlib
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 _ISO_DURATION = re.compile(
-    r"^P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"^P(?!$)(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
     r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
 )
 _KEY = r"^[a-z][a-z0-9_-]*$"
+_ANCHORED = re.compile(
+    r"^(?P<span>\S+)\s+after\s+(?P<step>[a-z][a-z0-9_-]*)\.(?P<field>[a-z][a-z0-9_]*)$"
+)
 
 
 def parse_iso_duration(value: Any) -> timedelta:
-    """Return the timedelta of an ISO 8601 duration such as P14D, P2W or PT48H."""
+    """Return the timedelta of an ISO 8601 duration without months or years (P14D, PT48H)."""
     if isinstance(value, timedelta):
         return value
-    if not isinstance(value, str):
-        raise ValueError(f"expected an ISO 8601 duration such as P14D, got {value!r}")
-    match = _ISO_DURATION.match(value.strip())
-    if match is None:
-        raise ValueError(
-            f"{value!r} is not an ISO 8601 duration in weeks, days, hours, minutes or seconds"
-            " (for example P14D, P2W, PT48H; months and years are ambiguous, write days)"
-        )
-    parts = {name: int(number) for name, number in match.groupdict().items() if number}
-    return timedelta(**parts)
+    span = Span.parse(value)
+    if span.months:
+        raise ValueError(f"{value!r}: months and years are not allowed here, write days")
+    return span.delta
+
+
+def _add_months(moment: datetime, months: int) -> datetime:
+    """Return the same day `months` later (or earlier), clamped to the month's last day."""
+    index = moment.year * 12 + moment.month - 1 + months
+    year, month = divmod(index, 12)
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)
+
+
+class Span(BaseModel):
+    """An ISO 8601 duration: calendar months (and years) first, then weeks, days and time."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: str
+    months: int = 0
+    delta: timedelta = timedelta(0)
+
+    @classmethod
+    def parse(cls, value: Any) -> Span:
+        if isinstance(value, Span):
+            return value
+        if not isinstance(value, str):
+            raise ValueError(f"expected an ISO 8601 duration such as P14D, got {value!r}")
+        match = _ISO_DURATION.match(value.strip())
+        if match is None:
+            raise ValueError(
+                f"{value!r} is not an ISO 8601 duration (for example P14D, P2W, P3M, P1Y, PT48H)"
+            )
+        parts = {name: int(number) for name, number in match.groupdict().items() if number}
+        months = parts.pop("years", 0) * 12 + parts.pop("months", 0)
+        return cls(text=value.strip(), months=months, delta=timedelta(**parts))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        return cls.parse(value).__dict__ if isinstance(value, str) else value
+
+    def after(self, moment: datetime) -> datetime:
+        return _add_months(moment, self.months) + self.delta
+
+    def before(self, moment: datetime) -> datetime:
+        return _add_months(moment, -self.months) - self.delta
+
+
+class Anchored(BaseModel):
+    """A duration after a step's opening, or after a date answered in an earlier step
+    (`P3M after business_creation.started_on`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    span: Span
+    step: str | None = None
+    field: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        match = _ANCHORED.match(value.strip())
+        if match is None:
+            return {"span": value}
+        return {"span": match["span"], "step": match["step"], "field": match["field"]}
 
 
 IsoDuration = Annotated[timedelta, BeforeValidator(parse_iso_duration)]
@@ -179,13 +244,28 @@ def _transitions(value: Any) -> Any:
     return value
 
 
+class OverdueSpec(Frozen):
+    """What happens when a step stays open too long: a deadline event closes it (for example
+    `reason: lost_to_follow_up`) and the pathway goes `to` a step, or ends (`to: null`)."""
+
+    after: Span = Field(default_factory=lambda: Span.parse("P0D"), description="after due")
+    reason: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    to: str | None = None
+
+
 class StepSpec(Frozen):
     key: str = Field(pattern=_KEY)
     title: str = Field(min_length=1)
     description: str = ""
     role: Role = Role.ADVISOR
     concerns: str = Field(description="key of the organisation told when the step opens")
-    due: IsoDuration
+    due: Anchored
+    remind: Span | None = Field(default=None, description="before due: remind the step's owner")
+    escalate: Span | None = Field(default=None, description="after due: tell the coordinator")
+    on_overdue: OverdueSpec | None = None
+    opens: Anchored | None = Field(
+        default=None, description="open later than its predecessor, e.g. P3M after a.started_on"
+    )
     form: dict[str, FieldSpec] = Field(default_factory=dict)
     next: Annotated[tuple[TransitionSpec, ...], BeforeValidator(_transitions)] = ()
 
@@ -218,13 +298,32 @@ class PathwaySpec(Frozen):
     def step(self, key: str) -> StepSpec:
         return self.steps[key]
 
+    def digest(self) -> str:
+        """Return a fingerprint of the whole definition: an edit changes it (a new optional
+        key of a later version of this program, left at its default, does not)."""
+        return _digest(self.model_dump_json(exclude_defaults=True))
+
+
+@lru_cache(maxsize=64)
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
 
 class Rules(Frozen):
-    """Everything loaded from one rules directory."""
+    """Everything loaded from one rules directory; every version of every pathway stays loaded."""
 
-    pathways: dict[str, PathwaySpec]
+    pathways: dict[str, PathwaySpec] = Field(description="the newest version of each pathway")
+    versions: dict[str, dict[int, PathwaySpec]] = Field(default_factory=dict)
+    sources: dict[str, str] = Field(default_factory=dict, description="'key@version' -> file")
     organisations: dict[str, OrganisationSpec]
     default_pathway: str
 
     def pathway(self, key: str | None = None) -> PathwaySpec:
+        """Return the newest version of a pathway: the one new enrolments start on."""
         return self.pathways[key or self.default_pathway]
+
+    def pathway_version(self, key: str, version: int) -> PathwaySpec | None:
+        return self.versions.get(key, {}).get(version)
+
+    def source_of(self, key: str, version: int) -> str:
+        return self.sources.get(f"{key}@{version}", "rules/pathways")

@@ -1,99 +1,56 @@
-"""Deliver committed decisions to the flow runs that wait on them, and start unstarted pathways.
+"""After an event is committed: start the pathway's flow run, or wake the run waiting on it.
 
-A decision is committed before it is delivered; whatever could not be delivered (server down, a
-crash between commit and resume, a run not yet suspended) stays pending and `reconcile` delivers it.
+Both are network calls, so both happen after the commit and may fail: nothing is lost then, the
+event is in the database and the reconciler catches the flow run up later.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import logging
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from crealux_core.models import Decision, Participant, PathwayRun, PathwayStatus, StepRun
+from crealux_core.models import PathwayRun
 from crealux_core.services.lookup import get_row
 from crealux_core.services.ports import Delivery, OrchestrationError, Orchestrator
+from crealux_core.services.progress import current_wait
+
+log = logging.getLogger(__name__)
 
 
-def deliver_decision(
-    *, session: Session, decision_id: int, orchestrator: Orchestrator, now: datetime
-) -> bool:
-    """Resume the run waiting on the decision's step; record the attempt; return True if done."""
-    decision = get_row(session, Decision, decision_id)
-    if decision.delivered_at is not None:
-        return True
-    step_run = get_row(session, StepRun, decision.step_run_id)
-    if decision.applied_at is not None:  # the flow already took it (a replayed suspend)
-        outcome, error = Delivery.DELIVERED, None
-    elif step_run.flow_run_id is None:
-        outcome, error = Delivery.NOT_WAITING, "no flow run waits on this step yet"
-    else:
-        try:
-            outcome = orchestrator.resume_step(
-                flow_run_id=step_run.flow_run_id,
-                suspend_key=step_run.suspend_key,
-                run_input={"decision_id": decision.id, "outcome": decision.outcome},
-            )
-            error = None if outcome is Delivery.DELIVERED else "the run is not waiting on this step"
-        except OrchestrationError as failure:
-            outcome, error = Delivery.NOT_WAITING, str(failure)[:500]
-    decision.delivery_attempts += 1
-    decision.last_delivery_error = error
-    if outcome is Delivery.DELIVERED:
-        decision.delivered_at = now
-    session.add(decision)
-    session.commit()
-    return outcome is Delivery.DELIVERED
-
-
-def start_pathway_run(
-    *, session: Session, pathway_run_id: int, orchestrator: Orchestrator
-) -> str | None:
-    """Start the flow run of a pathway (idempotent); return its id, or None if unreachable."""
+def start_flow(*, session: Session, pathway_run_id: int, orchestrator: Orchestrator) -> str | None:
+    """Start the flow run of a pathway's current generation (idempotent); None if unreachable."""
     run = get_row(session, PathwayRun, pathway_run_id)
     if run.flow_run_id is not None:
         return run.flow_run_id
-    participant = get_row(session, Participant, run.participant_id)
     try:
-        run.flow_run_id = orchestrator.start_pathway(
-            pathway_run_id=pathway_run_id, participant_reference=participant.reference
+        flow_run_id = orchestrator.start_pathway(
+            pathway_run_id=pathway_run_id, generation=run.generation
         )
-    except OrchestrationError:
+    except OrchestrationError as error:
+        log.warning("pathway run %s not started: %s", pathway_run_id, error)
         return None
-    session.add(run)
-    session.commit()
+    session.refresh(run)
+    if run.flow_run_id is None:
+        run.flow_run_id = flow_run_id
+        session.add(run)
+        session.commit()
     return run.flow_run_id
 
 
-@dataclass(frozen=True)
-class Reconciled:
-    started: int
-    delivered: int
-    pending: int
-
-
-def reconcile(*, session: Session, orchestrator: Orchestrator, now: datetime) -> Reconciled:
-    """Start pathways that have no flow run and deliver decisions that were not delivered."""
-    unstarted = session.exec(
-        select(PathwayRun.id).where(
-            col(PathwayRun.flow_run_id).is_(None), PathwayRun.status == PathwayStatus.ACTIVE
+def wake(
+    *, session: Session, pathway_run_id: int, event_id: int | None, orchestrator: Orchestrator
+) -> bool:
+    """Resume the pathway's flow run if it waits; return True if it was resumed."""
+    run = get_row(session, PathwayRun, pathway_run_id)
+    wait = current_wait(session=session, pathway_run_id=pathway_run_id)
+    if run.flow_run_id is None or wait is None:
+        return False
+    try:
+        outcome = orchestrator.resume(
+            flow_run_id=run.flow_run_id, key=wait.key, run_input={"event_id": event_id}
         )
-    ).all()
-    started = sum(
-        start_pathway_run(session=session, pathway_run_id=run_id, orchestrator=orchestrator)
-        is not None
-        for run_id in unstarted
-        if run_id is not None
-    )
-    pending = session.exec(
-        select(Decision.id).where(col(Decision.delivered_at).is_(None)).order_by(col(Decision.id))
-    ).all()
-    delivered = sum(
-        deliver_decision(
-            session=session, decision_id=decision_id, orchestrator=orchestrator, now=now
-        )
-        for decision_id in pending
-        if decision_id is not None
-    )
-    return Reconciled(started=started, delivered=delivered, pending=len(pending) - delivered)
+    except OrchestrationError as error:
+        log.info("pathway run %s not woken (the reconciler will): %s", pathway_run_id, error)
+        return False
+    return outcome is Delivery.DELIVERED

@@ -28,3 +28,16 @@ class InvalidInput(ServiceError):
         self.field_errors = dict(field_errors)
         detail = "; ".join(f"{field}: {message}" for field, message in self.field_errors.items())
         super().__init__(f"invalid input: {detail}")
+
+
+class AlreadyDone(Conflict):
+    """The step was already decided: says what, by whom and when; the second note was kept."""
+
+    def __init__(self, message: str, *, decided_by: str | None, decided_at: str | None) -> None:
+        self.decided_by = decided_by
+        self.decided_at = decided_at
+        super().__init__(message)
+
+
+class CannotContinue(Conflict):
+    """The pathway cannot go on as its definition stands (for example the rules were edited)."""

@@ -57,12 +57,16 @@ def dispatch_notifications(
     notifier: Notifier,
     now: datetime,
     pathway_run_id: int | None = None,
+    notification_id: int | None = None,
     limit: int = 200,
 ) -> Dispatched:
-    """Send what is queued (for one pathway, or all); return how many were sent and failed."""
+    """Send what is queued (for one pathway, one notification, or all); return how many were
+    sent and failed."""
     query = select(Notification.id).where(_claimable(now)).order_by(col(Notification.id))
     if pathway_run_id is not None:
         query = query.where(Notification.pathway_run_id == pathway_run_id)
+    if notification_id is not None:
+        query = query.where(Notification.id == notification_id)
     sent = failed = 0
     for notification_id in session.exec(query.limit(limit)).all():
         if notification_id is None or not _claim(session, notification_id, now):
@@ -85,3 +89,13 @@ def dispatch_notifications(
         session.commit()
         sent, failed = sent + ok, failed + (not ok)
     return Dispatched(sent=sent, failed=failed)
+
+
+def queued_notifications(*, session: Session, pathway_run_id: int, now: datetime) -> list[int]:
+    """Return the ids of a pathway's notifications that are waiting to be sent."""
+    query = (
+        select(Notification.id)
+        .where(Notification.pathway_run_id == pathway_run_id, _claimable(now))
+        .order_by(col(Notification.id))
+    )
+    return [notification_id for notification_id in session.exec(query).all() if notification_id]

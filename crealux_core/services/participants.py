@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlmodel import Session, col, select
 
 from crealux_core.models import (
-    Decision,
+    EventKind,
     Participant,
     ParticipantCreate,
     PathwayRun,
@@ -18,11 +17,12 @@ from crealux_core.models import (
     User,
 )
 from crealux_core.rules.specs import Rules
-from crealux_core.services.delivery import start_pathway_run
+from crealux_core.services import events
+from crealux_core.services.delivery import start_flow
 from crealux_core.services.errors import Forbidden, InvalidInput
 from crealux_core.services.lookup import get_row
 from crealux_core.services.ports import Orchestrator
-from crealux_core.services.steps import StepView, list_steps
+from crealux_core.services.steps import EventView, StepView, list_steps, step_events
 
 
 def enroll_participant(
@@ -32,31 +32,33 @@ def enroll_participant(
     data: ParticipantCreate,
     advisor: User,
     now: datetime,
-    orchestrator: Orchestrator,
+    orchestrator: Orchestrator | None,
+    dashboard_url: str,
     pathway_key: str | None = None,
 ) -> tuple[Participant, PathwayRun]:
-    """Commit a participant and their pathway run, then start its flow run.
+    """Commit a participant and their pathway with its first step open, then start its flow run.
 
-    If the orchestrator cannot be reached, the pathway run stays without a flow run and
-    `reconcile` starts it later.
+    If the orchestrator cannot be reached, the pathway still waits on its first step and the
+    reconciler starts its flow run later.
     """
     if advisor.role is not Role.ADVISOR:
         raise InvalidInput({"advisor": f"{advisor.username} is not an advisor"})
-    pathway = rules.pathway(pathway_key)
     participant = Participant.model_validate(
         data, update={"advisor_id": advisor.id, "enrolled_at": now}
     )
     session.add(participant)
     session.flush()
-    run = PathwayRun(
-        participant_id=participant.id or 0,
-        pathway_key=pathway.key,
-        pathway_version=pathway.version,
-        started_at=now,
+    run = events.start(
+        session=session,
+        rules=rules,
+        participant=participant,
+        now=now,
+        dashboard_url=dashboard_url,
+        pathway_key=pathway_key,
     )
-    session.add(run)
     session.commit()
-    start_pathway_run(session=session, pathway_run_id=run.id or 0, orchestrator=orchestrator)
+    if orchestrator is not None:
+        start_flow(session=session, pathway_run_id=run.id or 0, orchestrator=orchestrator)
     session.refresh(run)
     return participant, run
 
@@ -64,11 +66,11 @@ def enroll_participant(
 @dataclass(frozen=True)
 class TimelineEntry:
     step: StepView
-    outcome: dict[str, Any] | None
-    note: str | None
-    decided_by: str | None
-    decided_at: datetime | None
-    delivered: bool
+    events: list[EventView]
+
+    @property
+    def decision(self) -> EventView | None:
+        return next((e for e in self.events if e.kind is EventKind.DECISION), None)
 
 
 @dataclass(frozen=True)
@@ -81,36 +83,17 @@ class Timeline:
 def participant_timeline(
     *, session: Session, rules: Rules, user: User, participant_id: int
 ) -> Timeline:
-    """Return a participant, their pathway runs, and every step with its decision, oldest first."""
+    """Return a participant, their pathway runs, and every step with its events, oldest first."""
     participant = get_row(session, Participant, participant_id)
     steps = list_steps(
         session=session, rules=rules, user=user, participant_id=participant_id, mine=False
     )
     if user.role is not Role.COORDINATOR and participant.advisor_id != user.id and not steps:
         raise Forbidden("this participant is not followed by you or your organisation")
-    decisions = {
-        decision.step_run_id: (decision, actor)
-        for decision, actor in session.exec(
-            select(Decision, User)
-            .join(User, col(Decision.actor_id) == col(User.id))
-            .join(StepRun, col(Decision.step_run_id) == col(StepRun.id))
-            .join(PathwayRun, col(StepRun.pathway_run_id) == col(PathwayRun.id))
-            .where(PathwayRun.participant_id == participant_id)
-        ).all()
-    }
-    entries = []
-    for view in sorted(steps, key=lambda v: (v.pathway_run_id, v.seq)):
-        decision, actor = decisions.get(view.id, (None, None))
-        entries.append(
-            TimelineEntry(
-                step=view,
-                outcome=decision.outcome if decision else None,
-                note=decision.note if decision else None,
-                decided_by=actor.display_name if actor else None,
-                decided_at=decision.decided_at if decision else None,
-                delivered=bool(decision and decision.delivered_at),
-            )
-        )
+    entries = [
+        TimelineEntry(step=view, events=step_events(session=session, step_run_id=view.id))
+        for view in sorted(steps, key=lambda v: (v.pathway_run_id, v.seq))
+    ]
     runs = session.exec(select(PathwayRun).where(PathwayRun.participant_id == participant_id)).all()
     return Timeline(participant=participant, pathway_runs=list(runs), entries=entries)
 

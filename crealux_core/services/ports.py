@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from crealux_core.domain.healing import RunState
 from crealux_core.rules.specs import OrganisationSpec
 
 
@@ -15,18 +17,24 @@ class OrchestrationError(Exception):
 
 class Delivery(StrEnum):
     DELIVERED = "delivered"
-    NOT_WAITING = "not_waiting"  # the run does not wait on that step (yet): try again later
+    NOT_WAITING = "not_waiting"  # the run does not wait on that key (yet)
 
 
 class Orchestrator(Protocol):
-    def start_pathway(self, *, pathway_run_id: int, participant_reference: str) -> str:
-        """Start (or find, if already started) the flow run of a pathway; return its id."""
+    def start_pathway(self, *, pathway_run_id: int, generation: int) -> str:
+        """Start (or find, if already started) a pathway's flow run of this generation."""
         ...
 
-    def resume_step(
-        self, *, flow_run_id: str, suspend_key: str, run_input: dict[str, Any]
-    ) -> Delivery:
-        """Resume a run waiting on `suspend_key` with `run_input`."""
+    def resume(self, *, flow_run_id: str, key: str, run_input: dict[str, Any]) -> Delivery:
+        """Resume a run suspended on `key` with `run_input` (opaque ids only)."""
+        ...
+
+    def describe(self, flow_run_ids: Iterable[str]) -> dict[str, RunState]:
+        """Return the state of each flow run that exists (missing ones are left out)."""
+        ...
+
+    def cancel(self, *, flow_run_id: str) -> None:
+        """Cancel a flow run that has been replaced (best effort)."""
         ...
 
 

@@ -1,192 +1,152 @@
-"""What a pathway flow run does at each pass: open the step it waits on, apply decisions.
+"""What a pathway's flow run does at each pass. The pathway has already moved on when an event
+was committed; the flow acknowledges it, sends what is queued, and waits on a new key.
 
 Each function is idempotent, keyed by database ids: the flow re-runs from the top after every
-resume, and a second pass opens nothing twice and queues no notification twice.
+resume, and a second pass changes nothing but the wait it suspends on.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import update
+from sqlmodel import Session, col, func, select
 
-from crealux_core.domain import messages
-from crealux_core.domain.pathway import due_at, next_step
-from crealux_core.models import (
-    Decision,
-    Notification,
-    Participant,
-    PathwayRun,
-    PathwayStatus,
-    StepRun,
-)
-from crealux_core.rules import outcome_model
-from crealux_core.rules.specs import PathwaySpec, Role, Rules, StepSpec
+from crealux_core.models import PathwayEvent, PathwayRun, PathwayStatus, Wait
+from crealux_core.rules.specs import Rules
+from crealux_core.services.definitions import definition_of
 from crealux_core.services.errors import Conflict
-from crealux_core.services.lookup import get_row
-from crealux_core.services.organisations import organisation_by_key
+from crealux_core.services.events import forget
 
 
-def pathway_spec(rules: Rules, run: PathwayRun) -> PathwaySpec:
-    """Return the definition a pathway run started with; refuse a changed version."""
-    spec = rules.pathways.get(run.pathway_key)
-    if spec is None:
-        raise Conflict(f"pathway {run.pathway_key!r} is no longer in the rules")
-    if spec.version != run.pathway_version:
-        raise Conflict(
-            f"pathway run {run.id} started on {run.pathway_key} v{run.pathway_version}, the rules"
-            f" now hold v{spec.version}: migrate the run on purpose before it goes on"
+class Wake(BaseModel):
+    """What a resume hands a waiting run: the id of the event that woke it, nothing else.
+
+    The typed outcome stays in the database; Prefect refuses any other field.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: int | None = Field(default=None, ge=1, title="Event id")
+
+
+@dataclass(frozen=True)
+class Pass:
+    """Where a pass left the pathway: ended, superseded by a newer run, or waiting on a key."""
+
+    ended: bool = False
+    superseded: bool = False
+    problem: str | None = None
+    wait_id: int | None = None
+    wait_key: str | None = None
+
+
+def _acknowledge(session: Session, run: PathwayRun) -> None:
+    """Record that the flow has seen every event so far (unless one arrives meanwhile)."""
+    seen = run.last_event_id
+    session.execute(
+        update(PathwayRun)
+        .where(
+            col(PathwayRun.id) == run.id,
+            func.coalesce(col(PathwayRun.last_event_id), 0) == (seen or 0),
         )
-    return spec
-
-
-def _latest_step(session: Session, pathway_run_id: int) -> StepRun | None:
-    query = (
-        select(StepRun)
-        .where(StepRun.pathway_run_id == pathway_run_id)
-        .order_by(col(StepRun.seq).desc())
-    )
-    return session.exec(query).first()
-
-
-def _open_step(
-    *,
-    session: Session,
-    run: PathwayRun,
-    step: StepSpec,
-    seq: int,
-    flow_run_id: str | None,
-    dashboard_url: str,
-    now: datetime,
-) -> StepRun:
-    """Add a step run and its notification to the session (the caller commits both at once)."""
-    participant = get_row(session, Participant, run.participant_id)
-    organisation = organisation_by_key(session=session, key=step.concerns)
-    step_run = StepRun(
-        pathway_run_id=run.id or 0,
-        seq=seq,
-        step_key=step.key,
-        opened_at=now,
-        due_at=due_at(step, now),
-        assignee_id=participant.advisor_id if step.role is Role.ADVISOR else None,
-        organisation_id=organisation.id or 0,
-        flow_run_id=flow_run_id,
-    )
-    session.add(step_run)
-    session.flush()
-    message = messages.step_opened(
-        step=step,
-        participant_reference=participant.reference,
-        due_at=step_run.due_at,
-        dashboard_url=dashboard_url,
-    )
-    session.add(
-        Notification(
-            event_key=f"step-opened:{step_run.id}",
-            organisation_id=organisation.id or 0,
-            pathway_run_id=run.id,
-            title=message.title,
-            body=message.body,
-            created_at=now,
+        .values(
+            acked_event_id=seen,
+            needs_flow_at=None,
+            heal_attempts=0,
+            heal_after=None,
+            last_heal_error=None,
         )
+        .execution_options(synchronize_session=False)
     )
-    return step_run
+    forget(session, PathwayRun, run.id or 0)
 
 
-def open_current_step(
+def _wait(session: Session, run: PathwayRun, flow_run_id: str, now: datetime) -> Wait:
+    """Return this flow run's wait that has not fired yet, or a new one."""
+    wait = session.exec(
+        select(Wait)
+        .where(
+            Wait.pathway_run_id == run.id,
+            Wait.flow_run_id == flow_run_id,
+            col(Wait.fired_at).is_(None),
+        )
+        .order_by(col(Wait.id).desc())
+    ).first()
+    if wait is None:
+        wait = Wait(pathway_run_id=run.id or 0, flow_run_id=flow_run_id, created_at=now)
+        session.add(wait)
+        session.flush()
+    return wait
+
+
+def begin_pass(
     *,
     session: Session,
     rules: Rules,
     pathway_run_id: int,
-    flow_run_id: str | None,
-    dashboard_url: str,
+    generation: int,
+    flow_run_id: str,
     now: datetime,
-) -> StepRun | None:
-    """Return the step the pathway waits on, opening the first one if none is; None when ended."""
-    run = get_row(session, PathwayRun, pathway_run_id)
-    if run.status is PathwayStatus.COMPLETED:
-        return None
-    pathway = pathway_spec(rules, run)
-    step_run = _latest_step(session, pathway_run_id)
-    if step_run is None:
-        step_run = _open_step(
-            session=session,
-            run=run,
-            step=pathway.step(pathway.start),
-            seq=1,
-            flow_run_id=flow_run_id,
-            dashboard_url=dashboard_url,
-            now=now,
-        )
-    elif step_run.flow_run_id != flow_run_id:
-        step_run.flow_run_id = flow_run_id  # this run is now the one that waits on it
-        session.add(step_run)
-    if run.flow_run_id != flow_run_id:
+) -> Pass:
+    """Acknowledge the pathway's events and return the key to wait on; commits."""
+    run = session.get(PathwayRun, pathway_run_id, populate_existing=True)
+    if run is None:
+        return Pass(ended=True, problem=f"pathway run {pathway_run_id} does not exist")
+    if generation != run.generation or run.flow_run_id not in (None, flow_run_id):
+        return Pass(superseded=True)
+    if run.flow_run_id is None:
         run.flow_run_id = flow_run_id
         session.add(run)
-    session.commit()
-    return step_run
-
-
-def apply_decision(
-    *,
-    session: Session,
-    rules: Rules,
-    step_run_id: int,
-    decision_id: int,
-    flow_run_id: str | None,
-    dashboard_url: str,
-    now: datetime,
-) -> StepRun | None:
-    """Move the pathway past a decided step: open the next step, or end the pathway."""
-    decision = get_row(session, Decision, decision_id)
-    if decision.step_run_id != step_run_id:
-        raise Conflict(
-            f"decision {decision_id} belongs to step {decision.step_run_id}, not {step_run_id}"
-        )
-    step_run = get_row(session, StepRun, step_run_id)
-    if decision.applied_at is not None:
-        return _latest_step(session, step_run.pathway_run_id)
-    run = get_row(session, PathwayRun, step_run.pathway_run_id)
-    pathway = pathway_spec(rules, run)
-    step = pathway.step(step_run.step_key)
-    outcome = outcome_model(step).model_validate(decision.outcome)
-    following = next_step(pathway, step, outcome.model_dump())
-    decision.applied_at = now
-    decision.delivered_at = decision.delivered_at or now  # it has reached the flow either way
-    session.add(decision)
-    opened: StepRun | None = None
-    if following is None:
-        run.status, run.completed_at = PathwayStatus.COMPLETED, now
+    try:
+        definition_of(session=session, rules=rules, run=run)
+    except Conflict as error:
+        run.stuck_reason = str(error)[:500]
         session.add(run)
-    else:
-        opened = _open_step(
-            session=session,
-            run=run,
-            step=following,
-            seq=step_run.seq + 1,
-            flow_run_id=flow_run_id,
-            dashboard_url=dashboard_url,
-            now=now,
-        )
+        session.commit()
+        return Pass(ended=True, problem=str(error))
+    session.flush()
+    _acknowledge(session, run)
+    if run.status is PathwayStatus.COMPLETED:
+        session.commit()
+        return Pass(ended=True)
+    wait = _wait(session, run, flow_run_id, now)
     session.commit()
-    return opened
+    return Pass(wait_id=wait.id, wait_key=wait.key)
 
 
-def step_spec_of(*, session: Session, rules: Rules, step_run: StepRun) -> StepSpec:
-    """Return the spec of a step run, from the pathway version its run started with."""
-    run = get_row(session, PathwayRun, step_run.pathway_run_id)
-    return pathway_spec(rules, run).step(step_run.step_key)
+def record_wake(*, session: Session, wait_id: int, event_id: int | None, now: datetime) -> bool:
+    """Mark a wait fired; return True if it was woken by a committed event of its pathway.
 
-
-def committed_decision(*, session: Session, step_run_id: int) -> int | None:
-    """Return the id of a decision committed on this step but not yet applied, if any.
-
-    A flow pass that finds one applies it straight from the database instead of suspending:
-    the decision may have been committed while the run was still on its way to suspend.
+    Anything else (a Resume from the Prefect UI, a stale input) is ignored: the next pass
+    reads the pathway from the database anyway.
     """
+    wait = session.get(Wait, wait_id, populate_existing=True)
+    if wait is None:
+        return False
+    event = session.get(PathwayEvent, event_id) if event_id else None
+    matched = event is not None and event.pathway_run_id == wait.pathway_run_id
+    if wait.fired_at is None:
+        wait.fired_at = now
+        wait.woken_by_event_id = event_id if matched else None
+        session.add(wait)
+        session.commit()
+    return matched
+
+
+def current_wait(*, session: Session, pathway_run_id: int) -> Wait | None:
+    """Return the wait the pathway's current flow run is (or will be) suspended on."""
+    run = session.get(PathwayRun, pathway_run_id)
+    if run is None or run.flow_run_id is None:
+        return None
     return session.exec(
-        select(Decision.id).where(
-            Decision.step_run_id == step_run_id, col(Decision.applied_at).is_(None)
+        select(Wait)
+        .where(
+            Wait.pathway_run_id == pathway_run_id,
+            Wait.flow_run_id == run.flow_run_id,
+            col(Wait.fired_at).is_(None),
         )
+        .order_by(col(Wait.id).desc())
     ).first()

@@ -1,4 +1,6 @@
-"""The advisor's and partner's side of steps: the worklist, a step's form, completing it."""
+"""The advisor's and partner's side of steps: the worklist, a step's form, deciding, skipping,
+reassigning. Each input is an event committed with its transition (`events`); the waiting flow
+run is woken after the commit (`delivery`)."""
 
 from __future__ import annotations
 
@@ -7,13 +9,13 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from crealux_core.models import (
-    Decision,
+    EventKind,
     Organisation,
     Participant,
+    PathwayEvent,
     PathwayRun,
     Role,
     StepRun,
@@ -21,12 +23,20 @@ from crealux_core.models import (
     User,
 )
 from crealux_core.rules import outcome_model
-from crealux_core.rules.specs import Rules, StepSpec
-from crealux_core.services.delivery import deliver_decision
-from crealux_core.services.errors import Conflict, Forbidden, InvalidInput
+from crealux_core.rules.forms import check_note
+from crealux_core.rules.specs import PathwaySpec, Rules, StepSpec
+from crealux_core.services import events
+from crealux_core.services.definitions import definition_of
+from crealux_core.services.delivery import wake
+from crealux_core.services.errors import (
+    AlreadyDone,
+    CannotContinue,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+)
 from crealux_core.services.lookup import get_row
 from crealux_core.services.ports import Orchestrator
-from crealux_core.services.progress import pathway_spec
 
 
 @dataclass(frozen=True)
@@ -40,14 +50,17 @@ class StepView:
     title: str
     seq: int
     status: StepStatus
-    opened_at: datetime
-    due_at: datetime
+    opened_at: datetime | None
+    opens_at: datetime | None
+    due_at: datetime | None
     completed_at: datetime | None
     organisation: str
     assignee_id: int | None
-    flow_run_id: str | None
 
     def as_json(self) -> dict[str, Any]:
+        def iso(moment: datetime | None) -> str | None:
+            return moment.isoformat() if moment else None
+
         return {
             "id": self.id,
             "participant_id": self.participant_id,
@@ -56,11 +69,12 @@ class StepView:
             "step_key": self.step_key,
             "title": self.title,
             "status": self.status.value,
-            "opened_at": self.opened_at.isoformat(),
-            "due_at": self.due_at.isoformat(),
-            "completed_at": self.completed_at.isoformat() if self.completed_at else None,
+            "opened_at": iso(self.opened_at),
+            "opens_at": iso(self.opens_at),
+            "due_at": iso(self.due_at),
+            "completed_at": iso(self.completed_at),
             "organisation": self.organisation,
-            "flow_run_id": self.flow_run_id,
+            "assignee_id": self.assignee_id,
         }
 
 
@@ -80,11 +94,22 @@ def _may_complete(user: User, step_run: StepRun, step: StepSpec) -> bool:
     return user.role is Role.PARTNER and step_run.organisation_id == user.organisation_id
 
 
+def _may_steer(user: User, participant: Participant) -> bool:
+    """Skip or reassign: the coordinator, or the participant's own advisor."""
+    return user.role is Role.COORDINATOR or (
+        user.role is Role.ADVISOR and participant.advisor_id == user.id
+    )
+
+
+def _title(rules: Rules, run: PathwayRun, step_key: str) -> str:
+    spec = rules.pathway_version(run.pathway_key, run.pathway_version)
+    step = spec.steps.get(step_key) if spec else None
+    return step.title if step else step_key
+
+
 def _view(
     rules: Rules, step_run: StepRun, run: PathwayRun, participant: Participant, org: Organisation
 ) -> StepView:
-    spec = rules.pathways.get(run.pathway_key)
-    step = spec.steps.get(step_run.step_key) if spec else None
     return StepView(
         id=step_run.id or 0,
         participant_id=participant.id or 0,
@@ -92,15 +117,15 @@ def _view(
         participant_name=participant.full_name,
         pathway_run_id=run.id or 0,
         step_key=step_run.step_key,
-        title=step.title if step else step_run.step_key,
+        title=_title(rules, run, step_run.step_key),
         seq=step_run.seq,
         status=step_run.status,
         opened_at=step_run.opened_at,
+        opens_at=step_run.opens_at,
         due_at=step_run.due_at,
-        completed_at=step_run.completed_at,
+        completed_at=step_run.closed_at,
         organisation=org.name,
         assignee_id=step_run.assignee_id,
-        flow_run_id=step_run.flow_run_id,
     )
 
 
@@ -141,34 +166,93 @@ def list_steps(
 
 
 @dataclass(frozen=True)
+class EventView:
+    id: int
+    kind: EventKind
+    actor: str | None
+    payload: dict[str, Any]
+    note: str | None
+    occurred_at: datetime
+    seen_by_flow: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "actor": self.actor,
+            "payload": self.payload,
+            "note": self.note,
+            "occurred_at": self.occurred_at.isoformat(),
+            "seen_by_flow": self.seen_by_flow,
+        }
+
+
+def step_events(*, session: Session, step_run_id: int) -> list[EventView]:
+    """Return the events about a step, oldest first, with who made them."""
+    step_run = get_row(session, StepRun, step_run_id)
+    run = get_row(session, PathwayRun, step_run.pathway_run_id)
+    rows = session.exec(
+        select(PathwayEvent, User)
+        .join(User, col(PathwayEvent.actor_id) == col(User.id), isouter=True)
+        .where(PathwayEvent.step_run_id == step_run_id)
+        .order_by(col(PathwayEvent.id))
+    ).all()
+    return [
+        EventView(
+            id=event.id or 0,
+            kind=event.kind,
+            actor=actor.display_name if actor else None,
+            payload=dict(event.payload),
+            note=event.note,
+            occurred_at=event.occurred_at,
+            seen_by_flow=event.kind is EventKind.COMMENT
+            or (run.acked_event_id or 0) >= (event.id or 0),
+        )
+        for event, actor in rows
+    ]
+
+
+@dataclass(frozen=True)
 class StepForm:
-    """A step as its form shows it: the view, its spec, the outcome model, the decision if any."""
+    """A step as its page shows it: the view, its spec, the outcome model, its events."""
 
     view: StepView
     step: StepSpec
     model: type[BaseModel]
-    decision: Decision | None
-    decided_by: str | None
+    events: list[EventView]
     may_complete: bool
+    may_steer: bool
+
+    @property
+    def decision(self) -> EventView | None:
+        return next((e for e in self.events if e.kind is EventKind.DECISION), None)
+
+
+def _definition(session: Session, rules: Rules, run: PathwayRun) -> PathwaySpec:
+    try:
+        return definition_of(session=session, rules=rules, run=run)
+    except Conflict as error:
+        raise CannotContinue(str(error)) from None
 
 
 def step_form(*, session: Session, rules: Rules, user: User, step_run_id: int) -> StepForm:
+    """Return a step for its page; refuse a user who may not see it."""
     step_run = get_row(session, StepRun, step_run_id)
     run = get_row(session, PathwayRun, step_run.pathway_run_id)
     participant = get_row(session, Participant, run.participant_id)
     if not _may_see(user, step_run, participant):
         raise Forbidden("this step is not yours to see")
-    step = pathway_spec(rules, run).step(step_run.step_key)
+    step = _definition(session, rules, run).step(step_run.step_key)
     org = get_row(session, Organisation, step_run.organisation_id)
-    decision = session.exec(select(Decision).where(Decision.step_run_id == step_run_id)).first()
-    actor = session.get(User, decision.actor_id) if decision else None
+    is_open = step_run.status is StepStatus.OPEN
+    is_current = step_run.status in (StepStatus.OPEN, StepStatus.SCHEDULED)
     return StepForm(
         view=_view(rules, step_run, run, participant, org),
         step=step,
         model=outcome_model(step),
-        decision=decision,
-        decided_by=actor.display_name if actor else None,
-        may_complete=step_run.status is StepStatus.OPEN and _may_complete(user, step_run, step),
+        events=step_events(session=session, step_run_id=step_run_id),
+        may_complete=is_open and _may_complete(user, step_run, step),
+        may_steer=is_current and _may_steer(user, participant),
     )
 
 
@@ -183,47 +267,56 @@ def _field_errors(error: ValidationError) -> dict[str, str]:
     return errors
 
 
-def record_decision(
-    *,
-    session: Session,
-    rules: Rules,
-    step_run_id: int,
-    actor: User,
-    data: dict[str, Any],
-    note: str | None,
-    now: datetime,
-) -> Decision:
-    """Validate and commit a decision on an open step; nothing is written if anything is wrong."""
-    form = step_form(session=session, rules=rules, user=actor, step_run_id=step_run_id)
-    if form.view.status is not StepStatus.OPEN:
-        raise Conflict(f"step {step_run_id} is already completed")
-    if not form.may_complete:
-        raise Forbidden(f"{actor.username} may not complete step {step_run_id}")
+def clean_note(note: str | None) -> str | None:
+    """Return a note stripped (None if empty); refuse one longer than NOTE_MAX_CHARS."""
     try:
-        outcome = form.model.model_validate(data)
+        return check_note(note)
+    except ValueError as error:
+        raise InvalidInput({"note": str(error)}) from None
+
+
+def validate_outcome(
+    *, session: Session, form: StepForm, data: dict[str, Any], now: datetime
+) -> BaseModel:
+    """Validate answers against the step's form, dates against the participant's window."""
+    participant = get_row(session, Participant, form.view.participant_id)
+    context = {"enrolled_on": participant.enrolled_at.date(), "today": now.date()}
+    try:
+        return form.model.model_validate(data, context=context)
     except ValidationError as error:
         raise InvalidInput(_field_errors(error)) from None
-    step_run = get_row(session, StepRun, step_run_id)
-    step_run.status, step_run.completed_at = StepStatus.COMPLETED, now
-    decision = Decision(
-        step_run_id=step_run_id,
-        actor_id=actor.id or 0,
-        outcome=outcome.model_dump(mode="json"),
-        note=(note or "").strip() or None,
-        decided_at=now,
+
+
+def _already_done(session: Session, step_run_id: int) -> AlreadyDone:
+    events_so_far = step_events(session=session, step_run_id=step_run_id)
+    closing = next(
+        (e for e in events_so_far if e.kind in (EventKind.DECISION, EventKind.SKIP)), None
     )
-    session.add(step_run)
-    session.add(decision)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise Conflict(f"step {step_run_id} was completed by someone else") from None
-    session.refresh(decision)
-    return decision
+    step_run = get_row(session, StepRun, step_run_id)
+    if closing is None:
+        return AlreadyDone(
+            f"step {step_run_id} is {step_run.status.value}", decided_by=None, decided_at=None
+        )
+    what = "decided" if closing.kind is EventKind.DECISION else "skipped"
+    by = closing.actor or "the system"
+    when = closing.occurred_at.isoformat(timespec="minutes")
+    return AlreadyDone(
+        f"step {step_run_id} was already {what} by {by} at {when}",
+        decided_by=by,
+        decided_at=when,
+    )
 
 
-def complete_step(
+@dataclass(frozen=True)
+class Submitted:
+    """What a submit did: the event, the step the pathway is on now, and if the run was woken."""
+
+    event_id: int
+    current_step_id: int | None
+    woken: bool
+
+
+def submit_decision(
     *,
     session: Session,
     rules: Rules,
@@ -232,22 +325,133 @@ def complete_step(
     data: dict[str, Any],
     note: str | None = None,
     now: datetime,
-    orchestrator: Orchestrator,
-) -> tuple[Decision, bool]:
-    """Commit a decision, then deliver it to the waiting run; return it and if it was delivered.
+    orchestrator: Orchestrator | None,
+    dashboard_url: str,
+) -> Submitted:
+    """Validate and commit a decision with its transition, then wake the waiting run.
 
-    A decision that cannot be delivered now stays committed and pending for `reconcile`.
+    Nothing is written if the answers are wrong. If the step was decided meanwhile (a second
+    tab), the note is kept as a comment and AlreadyDone says by whom and when.
     """
-    decision = record_decision(
+    form = step_form(session=session, rules=rules, user=actor, step_run_id=step_run_id)
+    text = clean_note(note)
+    if form.view.status is not StepStatus.OPEN:
+        raise _keep_note_and_refuse(session, step_run_id, actor, text, now)
+    if not form.may_complete:
+        raise Forbidden(f"{actor.username} may not complete step {step_run_id}")
+    outcome = validate_outcome(session=session, form=form, data=data, now=now)
+    try:
+        recorded = events.decide(
+            session=session,
+            rules=rules,
+            step_run_id=step_run_id,
+            actor_id=actor.id or 0,
+            outcome=outcome,
+            note=text,
+            now=now,
+            dashboard_url=dashboard_url,
+        )
+    except Conflict:
+        raise _keep_note_and_refuse(session, step_run_id, actor, text, now) from None
+    return _after_commit(session, recorded, orchestrator)
+
+
+def _keep_note_and_refuse(
+    session: Session, step_run_id: int, actor: User, note: str | None, now: datetime
+) -> AlreadyDone:
+    session.rollback()
+    if note:
+        events.comment(
+            session=session, step_run_id=step_run_id, actor_id=actor.id or 0, note=note, now=now
+        )
+    return _already_done(session, step_run_id)
+
+
+def _after_commit(
+    session: Session, recorded: events.Recorded, orchestrator: Orchestrator | None
+) -> Submitted:
+    woken = orchestrator is not None and wake(
         session=session,
-        rules=rules,
+        pathway_run_id=recorded.event.pathway_run_id,
+        event_id=recorded.event.id,
+        orchestrator=orchestrator,
+    )
+    return Submitted(
+        event_id=recorded.event.id or 0,
+        current_step_id=recorded.current.id if recorded.current else None,
+        woken=woken,
+    )
+
+
+def skip_step(
+    *,
+    session: Session,
+    rules: Rules,
+    step_run_id: int,
+    actor: User,
+    reason: str,
+    now: datetime,
+    orchestrator: Orchestrator | None,
+    dashboard_url: str,
+) -> Submitted:
+    """Skip a current step with a written reason (the participant's advisor or the
+    coordinator); the pathway goes on by the step's default way."""
+    form = step_form(session=session, rules=rules, user=actor, step_run_id=step_run_id)
+    if not form.may_steer:
+        if form.view.status not in (StepStatus.OPEN, StepStatus.SCHEDULED):
+            raise _already_done(session, step_run_id)
+        raise Forbidden(f"{actor.username} may not skip step {step_run_id}")
+    text = clean_note(reason)
+    if not text:
+        raise InvalidInput({"reason": "a skip needs a written reason"})
+    try:
+        recorded = events.skip(
+            session=session,
+            rules=rules,
+            step_run_id=step_run_id,
+            actor_id=actor.id or 0,
+            reason=text,
+            now=now,
+            dashboard_url=dashboard_url,
+        )
+    except Conflict:
+        raise _already_done(session, step_run_id) from None
+    return _after_commit(session, recorded, orchestrator)
+
+
+def reassign_step(
+    *,
+    session: Session,
+    rules: Rules,
+    step_run_id: int,
+    actor: User,
+    assignee: User,
+    note: str | None,
+    now: datetime,
+) -> Submitted:
+    """Give a current step to a colleague (an advisor); recorded as an event."""
+    form = step_form(session=session, rules=rules, user=actor, step_run_id=step_run_id)
+    if not form.may_steer:
+        raise Forbidden(f"{actor.username} may not reassign step {step_run_id}")
+    if assignee.role is not Role.ADVISOR or not assignee.active:
+        raise InvalidInput({"assignee": f"{assignee.username} is not an active advisor"})
+    recorded = events.reassign(
+        session=session,
         step_run_id=step_run_id,
-        actor=actor,
-        data=data,
-        note=note,
+        actor_id=actor.id or 0,
+        assignee_id=assignee.id or 0,
+        note=clean_note(note),
         now=now,
     )
-    delivered = deliver_decision(
-        session=session, decision_id=decision.id or 0, orchestrator=orchestrator, now=now
-    )
-    return decision, delivered
+    return Submitted(event_id=recorded.event.id or 0, current_step_id=step_run_id, woken=False)
+
+
+def step_json(*, session: Session, rules: Rules, user: User, step_run_id: int) -> dict[str, Any]:
+    """Return a step with its state, its events and its form's JSON schema (`step show`)."""
+    form = step_form(session=session, rules=rules, user=user, step_run_id=step_run_id)
+    return {
+        **form.view.as_json(),
+        "may_complete": form.may_complete,
+        "events": [event.as_json() for event in form.events],
+        "form_schema": form.model.model_json_schema(),
+    }

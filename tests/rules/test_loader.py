@@ -36,7 +36,7 @@ def test_the_shipped_rules_load() -> None:
     pathway = rules.pathway()
     assert pathway.start == "first_reception"
     assert {"first_reception", "socio_professional_assessment", "orientation"} <= set(pathway.steps)
-    assert pathway.step("first_reception").due.days == 7
+    assert pathway.step("first_reception").due.span.delta.days == 7
 
 
 def test_unknown_step_is_refused_with_file_line_and_path(rules_dir: Path) -> None:

@@ -1,0 +1,239 @@
+"""The sweeper: finds in the columns what has fallen due and acts on it exactly once.
+
+Reminders and escalations are claimed with one compare-and-set update (`reminded_at IS NULL`),
+and their notifications are queued in the same transaction, so two sweepers at once never send
+one twice. Overdue steps and scheduled openings are events, committed through `events`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, insert, update
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col, select
+
+from crealux_core.domain import messages
+from crealux_core.models import (
+    Notification,
+    NotificationStatus,
+    Participant,
+    PathwayRun,
+    StepRun,
+    StepStatus,
+)
+from crealux_core.rules.specs import PathwaySpec, Rules
+from crealux_core.services import events
+from crealux_core.services.definitions import definition_of
+from crealux_core.services.errors import Conflict
+
+BATCH = 5000
+
+
+@dataclass
+class Swept:
+    reminded: int = 0
+    escalated: int = 0
+    expired: int = 0
+    opened: int = 0
+
+    def as_json(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+class _Definitions:
+    """The definitions of the runs met in one sweep, read once each."""
+
+    def __init__(self, session: Session, rules: Rules) -> None:
+        self.session, self.rules = session, rules
+        self.cache: dict[tuple[str, int], PathwaySpec | None] = {}
+
+    def of(self, run: PathwayRun) -> PathwaySpec | None:
+        key = (run.pathway_key, run.pathway_version)
+        if key not in self.cache:
+            try:
+                self.cache[key] = definition_of(session=self.session, rules=self.rules, run=run)
+            except Conflict:
+                self.cache[key] = None
+        return self.cache[key]
+
+
+def _claim(
+    session: Session,
+    *,
+    due: ColumnElement[Any],
+    done: ColumnElement[Any],
+    done_name: str,
+    now: datetime,
+    pathway_run_id: int | None,
+) -> list[int]:
+    """Mark up to BATCH open steps whose time has come; return their ids (once, ever)."""
+    query = (
+        update(StepRun)
+        .where(col(StepRun.status) == StepStatus.OPEN, due <= now, done.is_(None))
+        .values({done_name: now})
+        .returning(col(StepRun.id))
+        .execution_options(synchronize_session=False)
+    )
+    if pathway_run_id is not None:
+        query = query.where(col(StepRun.pathway_run_id) == pathway_run_id)
+    else:
+        limited = (
+            select(StepRun.id)
+            .where(StepRun.status == StepStatus.OPEN, due <= now, done.is_(None))
+            .limit(BATCH)
+        )
+        query = query.where(col(StepRun.id).in_(limited.scalar_subquery()))
+    return [row[0] for row in session.execute(query).all()]
+
+
+Compose = Callable[..., messages.Message]
+
+
+def _notify(
+    session: Session,
+    *,
+    step_ids: Sequence[int],
+    kind: str,
+    compose: Compose,
+    organisation_id: int | None,
+    definitions: _Definitions,
+    dashboard_url: str,
+    now: datetime,
+) -> None:
+    """Queue one notification per claimed step (to its organisation, or to `organisation_id`)."""
+    rows = session.exec(
+        select(StepRun, PathwayRun, Participant.id)
+        .join(PathwayRun, col(StepRun.pathway_run_id) == col(PathwayRun.id))
+        .join(Participant, col(PathwayRun.participant_id) == col(Participant.id))
+        .where(col(StepRun.id).in_(step_ids))
+    ).all()
+    values = []
+    for step_run, run, participant_id in rows:
+        definition = definitions.of(run)
+        if definition is None or step_run.step_key not in definition.steps:
+            continue
+        message = compose(
+            step=definition.step(step_run.step_key),
+            participant_reference=f"P-{participant_id:05d}",
+            due_at=step_run.due_at,
+            dashboard_url=dashboard_url,
+            step_run_id=step_run.id,
+        )
+        values.append(
+            {
+                "event_key": f"{kind}:{step_run.id}",
+                "organisation_id": organisation_id or step_run.organisation_id,
+                "pathway_run_id": run.id,
+                "title": message.title,
+                "body": message.body,
+                "status": NotificationStatus.PENDING,
+                "attempts": 0,
+                "created_at": now,
+            }
+        )
+    if values:
+        session.execute(insert(Notification), values)
+
+
+def _remind_and_escalate(
+    session: Session,
+    *,
+    rules: Rules,
+    now: datetime,
+    dashboard_url: str,
+    pathway_run_id: int | None,
+    swept: Swept,
+) -> None:
+    definitions = _Definitions(session, rules)
+    coordinator = events.coordinator_organisation(session, rules)
+    passes: list[tuple[str, Any, Any, str, Compose, int | None]] = [
+        (
+            "reminder",
+            col(StepRun.remind_at),
+            col(StepRun.reminded_at),
+            "reminded_at",
+            messages.step_reminder,
+            None,
+        ),
+        (
+            "escalation",
+            col(StepRun.escalate_at),
+            col(StepRun.escalated_at),
+            "escalated_at",
+            messages.step_escalated,
+            coordinator.id if coordinator else None,
+        ),
+    ]
+    for kind, due, done, done_name, compose, organisation_id in passes:
+        while True:
+            ids = _claim(
+                session,
+                due=due,
+                done=done,
+                done_name=done_name,
+                now=now,
+                pathway_run_id=pathway_run_id,
+            )
+            _notify(
+                session,
+                step_ids=ids,
+                kind=kind,
+                compose=compose,
+                organisation_id=organisation_id,
+                definitions=definitions,
+                dashboard_url=dashboard_url,
+                now=now,
+            )
+            session.commit()
+            if kind == "reminder":
+                swept.reminded += len(ids)
+            else:
+                swept.escalated += len(ids)
+            if len(ids) < BATCH or pathway_run_id is not None:
+                break
+
+
+def _due_ids(
+    session: Session, condition: ColumnElement[bool], pathway_run_id: int | None
+) -> list[int]:
+    query = select(StepRun.id).where(condition).order_by(col(StepRun.id)).limit(BATCH)
+    if pathway_run_id is not None:
+        query = query.where(StepRun.pathway_run_id == pathway_run_id)
+    return [step_id for step_id in session.exec(query).all() if step_id is not None]
+
+
+def sweep(
+    *,
+    session: Session,
+    rules: Rules,
+    now: datetime,
+    dashboard_url: str,
+    pathway_run_id: int | None = None,
+) -> Swept:
+    """Act on every deadline that has passed (of one pathway, or all); each exactly once."""
+    swept = Swept()
+    _remind_and_escalate(
+        session,
+        rules=rules,
+        now=now,
+        dashboard_url=dashboard_url,
+        pathway_run_id=pathway_run_id,
+        swept=swept,
+    )
+    overdue = and_(col(StepRun.status) == StepStatus.OPEN, col(StepRun.overdue_at) <= now)
+    for step_id in _due_ids(session, overdue, pathway_run_id):
+        if events.expire(
+            session=session, rules=rules, step_run_id=step_id, now=now, dashboard_url=dashboard_url
+        ):
+            swept.expired += 1
+    opening = and_(col(StepRun.status) == StepStatus.SCHEDULED, col(StepRun.opens_at) <= now)
+    for step_id in _due_ids(session, opening, pathway_run_id):
+        if events.open_scheduled(
+            session=session, rules=rules, step_run_id=step_id, now=now, dashboard_url=dashboard_url
+        ):
+            swept.opened += 1
+    return swept

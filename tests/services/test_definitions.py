@@ -1,0 +1,129 @@
+"""Versions: a pathway keeps the definition it started on, an edited version is refused, and a
+migration to another version is shown, then applied as events."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from crealux_core.models import EventKind, Gender, PathwayEvent, PathwayRun, ParticipantCreate
+from crealux_core.rules import Rules, load_rules
+from crealux_core.services.definitions import DefinitionChanged, register_definitions
+from crealux_core.services.migrations import migrate_pathways
+from crealux_core.services.participants import enroll_participant
+from crealux_core.services.users import get_user
+from crealux_core.settings import REPO_RULES_DIR
+from tests.conftest import DASHBOARD_URL, T0
+from tests.services.helpers import FIRST, decide, steps_of
+
+ENV = {"CREALUX_SMTP_PORT": "8025"}
+
+
+@pytest.fixture
+def v1_only(tmp_path: Path) -> Rules:
+    """The rules as they were before version 2 of the pathway was written."""
+    target = tmp_path / "rules-v1"
+    shutil.copytree(REPO_RULES_DIR, target)
+    (target / "pathways" / "crealux.yaml").unlink()
+    return load_rules(target, env=ENV)
+
+
+def enrol_on(session: Session, rules: Rules, name: str = "Ana") -> PathwayRun:
+    _, run = enroll_participant(
+        session=session,
+        rules=rules,
+        data=ParticipantCreate(first_name=name, last_name="V1", gender=Gender.FEMALE),
+        advisor=get_user(session=session, username="conseillere"),
+        now=T0,
+        orchestrator=None,
+        dashboard_url=DASHBOARD_URL,
+    )
+    return run
+
+
+def test_every_version_in_rules_stays_loaded_and_new_pathways_start_on_the_newest(
+    rules: Rules,
+) -> None:
+    assert sorted(rules.versions["crealux"]) == [1, 2]
+    assert rules.pathway().version == 2
+
+
+def test_a_pathway_keeps_its_version_when_a_new_one_arrives(
+    session: Session, rules: Rules, v1_only: Rules
+) -> None:
+    run = enrol_on(session, v1_only)
+    assert run.pathway_version == 1
+    first = steps_of(session, run.id or 0)
+    step_id = session.exec(select(PathwayEvent)).first()  # no event yet
+    assert step_id is None and first[0][1] == "first_reception"
+    opened = decide(session, rules, _open_step_id(session, run), FIRST)  # rules hold v1 and v2
+    assert opened.current_step_id is not None
+    session.refresh(run)
+    assert run.pathway_version == 1
+
+
+def _open_step_id(session: Session, run: PathwayRun) -> int:
+    from crealux_core.services.events import current_step
+
+    step = current_step(session, run.id or 0)
+    assert step is not None and step.id is not None
+    return step.id
+
+
+def test_an_edit_without_a_new_version_is_refused_with_the_file(
+    session: Session, rules: Rules, tmp_path: Path
+) -> None:
+    register_definitions(session=session, rules=rules, now=T0)
+    edited = tmp_path / "edited"
+    shutil.copytree(REPO_RULES_DIR, edited)
+    pathway = edited / "pathways" / "crealux.yaml"
+    pathway.write_text(pathway.read_text().replace("due: P21D", "due: P28D"))
+    with pytest.raises(DefinitionChanged) as refused:
+        register_definitions(session=session, rules=load_rules(edited, env=ENV), now=T0)
+    assert "crealux.yaml" in str(refused.value) and "version 2" in str(refused.value)
+
+
+def test_a_definition_whose_file_is_gone_is_read_from_the_database(
+    session: Session, rules: Rules, v1_only: Rules, tmp_path: Path
+) -> None:
+    register_definitions(session=session, rules=rules, now=T0)
+    run = enrol_on(session, v1_only)
+    only_v2 = tmp_path / "rules-v2"
+    shutil.copytree(REPO_RULES_DIR, only_v2)
+    (only_v2 / "pathways" / "crealux-v1.yaml").unlink()
+    later_rules = load_rules(only_v2, env=ENV)
+    submitted = decide(session, later_rules, _open_step_id(session, run), FIRST)
+    assert submitted.current_step_id is not None
+
+
+def test_a_migration_shows_then_applies_what_changes_for_each_pathway(
+    session: Session, rules: Rules, v1_only: Rules
+) -> None:
+    register_definitions(session=session, rules=rules, now=T0)
+    run = enrol_on(session, v1_only)
+    advisor = get_user(session=session, username="coordination")
+    kwargs = dict(
+        session=session,
+        rules=rules,
+        pathway_key="crealux",
+        to_version=2,
+        actor_id=advisor.id or 0,
+        now=T0 + timedelta(hours=1),
+    )
+    planned = migrate_pathways(dry_run=True, **kwargs)  # type: ignore[arg-type]
+    assert [plan.pathway_run_id for plan in planned] == [run.id]
+    assert "step added: post_creation_3m" in planned[0].changes
+    assert any(change.startswith("first_reception remind") for change in planned[0].changes)
+    session.refresh(run)
+    assert run.pathway_version == 1  # a dry run changes nothing
+    applied = migrate_pathways(dry_run=False, **kwargs)  # type: ignore[arg-type]
+    assert applied[0].applied
+    session.refresh(run)
+    assert run.pathway_version == 2 and run.definition_digest == rules.pathway().digest()
+    event = session.exec(select(PathwayEvent).where(PathwayEvent.kind == EventKind.MIGRATION)).one()
+    assert event.payload["from"] == 1 and event.payload["to"] == 2
+    assert migrate_pathways(dry_run=False, **kwargs) == []  # type: ignore[arg-type]

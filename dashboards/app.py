@@ -19,8 +19,13 @@ os.environ.update(settings.prefect_env())
 from crealux_core.models import Role, User  # noqa: E402
 from dashboards import context  # noqa: E402  (imports Prefect, through crealux_core.runtime)
 from dashboards.display import ROLE_LABELS, md  # noqa: E402
+from dashboards.failures import shown_as_sentence  # noqa: E402
 
 st.set_page_config(page_title="CREALux", page_icon=":material/route:", layout="wide")
+
+
+STEP_ADDRESS = "etape"
+STUCK_ADDRESS = "bloques"
 
 
 def pages_for(user: User) -> list[st.Page]:
@@ -31,8 +36,10 @@ def pages_for(user: User) -> list[st.Page]:
     ]
     if context.may_enroll(user):
         pages.append(st.Page(context.ENROLL_PAGE, title="Inscrire", url_path="inscrire"))
+    if context.may_watch_pathways(user):
+        pages.append(st.Page(context.STUCK_PAGE, title="Parcours bloqués", url_path=STUCK_ADDRESS))
     pages += [
-        st.Page(context.STEP_PAGE, title="Étape", url_path="etape", visibility="hidden"),
+        st.Page(context.STEP_PAGE, title="Étape", url_path=STEP_ADDRESS, visibility="hidden"),
         st.Page(context.TIMELINE_PAGE, title="Parcours", url_path="parcours", visibility="hidden"),
         st.Page(context.SIGN_OUT_PAGE, title="Déconnexion", url_path="deconnexion"),
     ]
@@ -44,7 +51,7 @@ def sign_in_pages() -> list[st.Page]:
 
     A link to a step (`/etape?step=12`) then asks to sign in and, once signed in, opens the step.
     """
-    addresses = ["etapes", "participants", "inscrire", "etape", "parcours"]
+    addresses = ["etapes", "participants", "inscrire", STEP_ADDRESS, "parcours", STUCK_ADDRESS]
     return [
         st.Page(context.SIGN_IN_PAGE, title="Connexion", url_path="connexion", default=True),
         *(
@@ -70,8 +77,11 @@ def main() -> None:
     else:
         sidebar(user)
         page = st.navigation(pages_for(user))
+    if page.url_path != STEP_ADDRESS:
+        st.session_state.pop(context.RECEIPT, None)  # said once on the step page, then forgotten
     context.show_flashes()
-    page.run()
+    with shown_as_sentence(user):
+        page.run()
 
 
 main()

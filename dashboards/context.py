@@ -21,6 +21,7 @@ USER_ID = "user_id"
 _CONTEXT = "_crealux_context"
 _RUNTIME = "_crealux_runtime"
 _FLASHES = "_crealux_flashes"
+RECEIPT = "_crealux_receipt"  # what the step page says after a submit (pages/step.py)
 
 # Page files, relative to app.py: what st.switch_page and st.Page take.
 SIGN_IN_PAGE = "pages/sign_in.py"
@@ -29,9 +30,25 @@ STEP_PAGE = "pages/step.py"
 PARTICIPANTS_PAGE = "pages/participants.py"
 TIMELINE_PAGE = "pages/timeline.py"
 ENROLL_PAGE = "pages/enroll.py"
+STUCK_PAGE = "pages/stuck.py"
 SIGN_OUT_PAGE = "pages/sign_out.py"
 
 FlashKind = Literal["success", "info", "warning", "error"]
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the step page says after a submit, until the user leaves the step page (`app.py`).
+
+    Defined here, not in the page: a page's script runs afresh each time, and so would its
+    classes, which an object kept in the session state would then no longer be an instance of.
+    """
+
+    step_id: int
+    success: bool
+    text: str
+    moved_on: bool = False  # the pathway went on: say where
+    next_step_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +117,11 @@ def current() -> Context:
 def may_enroll(user: User) -> bool:
     """Only advisors enroll: a participant is enrolled with the advisor who will follow them."""
     return user.role is Role.ADVISOR
+
+
+def may_watch_pathways(user: User) -> bool:
+    """Only the coordinator sees the stuck pathways and the services, and relaunches them."""
+    return user.role is Role.COORDINATOR
 
 
 def flash(kind: FlashKind, text: str) -> None:

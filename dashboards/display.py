@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from crealux_core.models import Gender, PathwayStatus, Role, StepStatus
+from crealux_core.models import EventKind, Gender, PathwayStatus, Role, StepStatus
 from crealux_core.rules.specs import FieldType, Rules, StepSpec
+from crealux_core.services.processes import ProcessState
 
 LOCAL_TIME = ZoneInfo("Europe/Brussels")
 
@@ -26,8 +28,45 @@ ROLE_LABELS: dict[Role, str] = {
 }
 
 STEP_STATUS_LABELS: dict[StepStatus, str] = {
+    StepStatus.SCHEDULED: "prévue",
     StepStatus.OPEN: "ouverte",
     StepStatus.COMPLETED: "complétée",
+    StepStatus.SKIPPED: "passée",
+    StepStatus.EXPIRED: "close à son échéance",
+    StepStatus.CANCELLED: "annulée",
+}
+
+EVENT_LABELS: dict[EventKind, str] = {
+    EventKind.DECISION: "Décision",
+    EventKind.SKIP: "Étape passée",
+    EventKind.REASSIGN: "Réassignation",
+    EventKind.DEADLINE: "Échéance dépassée",
+    EventKind.OPENED: "Ouverture à la date prévue",
+    EventKind.COMMENT: "Commentaire",
+    EventKind.MIGRATION: "Changement de version du parcours",
+}
+
+EVENT_ICONS: dict[EventKind, str] = {
+    EventKind.DECISION: ":material/task_alt:",
+    EventKind.SKIP: ":material/skip_next:",
+    EventKind.REASSIGN: ":material/swap_horiz:",
+    EventKind.DEADLINE: ":material/schedule:",
+    EventKind.OPENED: ":material/event_available:",
+    EventKind.COMMENT: ":material/chat:",
+    EventKind.MIGRATION: ":material/upgrade:",
+}
+
+# Why a deadline closed a step, or why a pathway ended (`on_overdue.reason` in the rules).
+END_REASON_LABELS: dict[str, str] = {
+    "lost_to_follow_up": "perte de contact",
+}
+
+PROCESS_STATE_LABELS: dict[ProcessState, str] = {
+    ProcessState.STARTING: "démarrage",
+    ProcessState.RUNNING: "en marche",
+    ProcessState.RESTARTING: "redémarrage",
+    ProcessState.FAILED: "en échec",
+    ProcessState.STOPPED: "arrêté",
 }
 
 PATHWAY_STATUS_LABELS: dict[PathwayStatus, str] = {
@@ -55,8 +94,60 @@ def local_datetime(moment: dt.datetime | None) -> str:
     return moment.astimezone(LOCAL_TIME).strftime("%d/%m/%Y %H:%M") if moment else EMPTY
 
 
-def is_overdue(due_at: dt.datetime, now: dt.datetime) -> bool:
-    return due_at < now
+def local_day_and_time(moment: dt.datetime) -> str:
+    """Return "le 02/11/2026 à 10:00" (Belgian time), for a sentence."""
+    local = moment.astimezone(LOCAL_TIME)
+    return f"le {local:%d/%m/%Y} à {local:%H:%M}"
+
+
+def is_overdue(due_at: dt.datetime | None, now: dt.datetime) -> bool:
+    """A step without a due date is never late."""
+    return due_at is not None and due_at < now
+
+
+def end_reason_label(reason: str | None) -> str | None:
+    """Return why a pathway ended in French, for the reasons the rules name; None otherwise
+    (a pathway that ended by a decision or a skip needs no reason shown)."""
+    return END_REASON_LABELS.get(reason or "")
+
+
+# What the reconciler says of a pathway it could not heal, in French. Its reasons are English
+# sentences of crealux_core.domain.healing and services.reconcile; one not listed is shown as is.
+_HEAL_REASONS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(pattern), french)
+    for pattern, french in [
+        (r"no flow run", "aucune exécution Prefect n'a encore été créée"),
+        (r"flow run missing from Prefect", "son exécution a disparu de Prefect"),
+        (r"flow run (?P<state>\w+)", "son exécution Prefect est dans l'état {state}"),
+        (
+            r"suspended on (?P<got>\S+), not (?P<want>\S+)",
+            "son exécution attend sur {got} au lieu de {want}",
+        ),
+        (r"an event was not delivered", "un événement n'a pas encore été transmis"),
+        (
+            r"the waiting run could not be resumed",
+            "l'exécution en attente n'a pas pu être réveillée",
+        ),
+        (
+            r"Prefect unreachable or the pathway deployment is missing",
+            "Prefect ne répond pas, ou le déploiement des parcours manque (runner arrêté ?)",
+        ),
+        (r"(?P<state>\w+) since (?P<since>.+)", "son exécution est bloquée dans l'état {state}"),
+    ]
+]
+
+
+def heal_reason(reason: str) -> str:
+    """Return a reconciler's reason in French, its own part included in « N tentatives ... :
+    <reason> »."""
+    head, sep, tail = reason.partition(" : ")
+    if sep:
+        return f"{head} : {heal_reason(tail)}"
+    for pattern, french in _HEAL_REASONS:
+        match = pattern.fullmatch(reason.strip())
+        if match:
+            return french.format(**match.groupdict())
+    return reason
 
 
 @dataclass(frozen=True)

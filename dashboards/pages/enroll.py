@@ -1,8 +1,11 @@
 """Inscrire: enroll a participant with the signed-in advisor, which starts their pathway.
 
+The participant, their pathway and its first step are committed together; the pathway's Prefect
+flow run is started in the background (`dashboards.background`), so a slow Prefect does not keep
+the advisor waiting, and the reconciler starts it if that fails.
+
 Only advisors see this page. The coordinator does not enroll: a participant is enrolled with the
-advisor who will follow them, and choosing another advisor would need a service that lists
-advisors, which crealux_core does not offer yet. The service refuses a non-advisor anyway.
+advisor who will follow them (the service refuses a non-advisor anyway).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from crealux_core import clock
 from crealux_core.models import Gender, ParticipantCreate
 from crealux_core.services.errors import InvalidInput
 from crealux_core.services.participants import enroll_participant
-from dashboards import context
+from dashboards import background, context
 from dashboards.display import GENDER_LABELS
 from dashboards.forms import REQUIRED_HINT, french, pydantic_errors
 
@@ -36,16 +39,13 @@ def enroll(ctx: context.Context, values: dict[str, Any]) -> dict[str, str]:
                 data=participant_data,
                 advisor=ctx.user,
                 now=clock.utcnow(),
-                orchestrator=ctx.runtime.orchestrator,
+                orchestrator=None,  # started below, without making the advisor wait
+                dashboard_url=ctx.runtime.settings.dashboard_url,
             )
     except InvalidInput as refused:
         return {name: french(message) for name, message in refused.field_errors.items()}
+    background.start_flow_later(ctx.runtime, run.id or 0)
     context.flash("success", f"{participant.full_name} est inscrit·e ({participant.reference}).")
-    if run.flow_run_id is None:
-        context.flash(
-            "info",
-            "Le parcours démarrera automatiquement dès que l'orchestrateur sera disponible.",
-        )
     st.switch_page(context.TIMELINE_PAGE, query_params={"participant": str(participant.id)})
 
 

@@ -1,4 +1,8 @@
-"""Mes étapes: the open steps of the signed-in user, soonest due first."""
+"""Mes étapes: the open steps of the signed-in user, soonest due first.
+
+Only open steps: a scheduled step (one that opens later) appears here on its opening date. A step
+without a due date comes after those with one.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,9 @@ def step_row(view: StepView, *, overdue: bool) -> None:
         who, what, when, action = st.columns([3, 3, 2, 1], vertical_alignment="center")
         who.markdown(f"**{md(view.participant_name)}**  \n{view.participant_reference}")
         what.markdown(f"**{md(view.title)}**  \n{md(view.organisation)}")
-        when.markdown(f"À faire pour le **{local_date(view.due_at)}**")
+        when.markdown(
+            f"À faire pour le **{local_date(view.due_at)}**" if view.due_at else "Sans échéance"
+        )
         if overdue:
             when.badge("en retard", icon=":material/schedule:", color="red")
         if action.button("Ouvrir", key=f"open-step-{view.id}"):
@@ -40,7 +46,7 @@ def render() -> None:
         f"{len(steps)} étape(s) ouverte(s) {scope}, dont {late} en retard ;"
         " la plus urgente d'abord."
     )
-    for view in sorted(steps, key=lambda v: (v.due_at, v.id)):
+    for view in sorted(steps, key=lambda v: (v.due_at is None, v.due_at or now, v.id)):
         step_row(view, overdue=is_overdue(view.due_at, now))
 
 

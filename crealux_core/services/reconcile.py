@@ -16,9 +16,9 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from crealux_core.domain.healing import Diagnosis, Remedy, backoff, diagnose
-from crealux_core.models import PathwayRun, PathwayStatus
+from crealux_core.models import PathwayRun, PathwayStatus, Role, User
 from crealux_core.services.delivery import start_flow, wake
-from crealux_core.services.errors import NotFound
+from crealux_core.services.errors import Forbidden, NotFound
 from crealux_core.services.lookup import get_row
 from crealux_core.services.ports import OrchestrationError, Orchestrator
 from crealux_core.services.progress import current_wait
@@ -193,9 +193,19 @@ def reconcile(
 
 
 def retry_pathway(
-    *, session: Session, pathway_run_id: int, orchestrator: Orchestrator, now: datetime
+    *,
+    session: Session,
+    pathway_run_id: int,
+    orchestrator: Orchestrator,
+    now: datetime,
+    actor: User | None = None,
 ) -> Reconciled:
-    """Forget a pathway's failed attempts and heal it now (`crealux pathway heal`, dashboard)."""
+    """Forget a pathway's failed attempts and heal it now (`crealux pathway heal`, dashboard).
+
+    Only the coordinator may; `actor=None` is the maintainer's own call.
+    """
+    if actor is not None and actor.role is not Role.COORDINATOR:
+        raise Forbidden("only the coordination may restart a pathway")
     run = get_row(session, PathwayRun, pathway_run_id)
     if run.status is not PathwayStatus.ACTIVE:
         raise NotFound(f"pathway run {pathway_run_id} is not active")

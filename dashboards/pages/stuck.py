@@ -146,9 +146,10 @@ def services_section(ctx: context.Context) -> None:
                 icon=":material/error:",
             )
         elif process.state is ProcessState.RESTARTING:
+            code = process.last_exit_code
             st.warning(
-                f"{md(process.name)} s'est arrêté et redémarre "
-                f"(code de sortie {process.last_exit_code}).",
+                f"{md(process.name)} s'est arrêté et redémarre"
+                + (f" (code de sortie {code})." if code is not None else "."),
                 icon=":material/restart_alt:",
             )
     st.caption(

@@ -1,5 +1,6 @@
-"""The issue's user story in a real browser on the real components: an advisor completes a step in
-the dashboard, the run resumes, the next step appears in the worklist and the partner is emailed."""
+"""The issue's user story in a real browser on the real components: an advisor decides a step in
+the dashboard, the next step is there at once, the flow run catches up behind (it acknowledges
+the decision and waits on the next step) and the partner is emailed."""
 
 from __future__ import annotations
 
@@ -7,22 +8,67 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
+from sqlmodel import select
 
 from crealux.launcher import Supervisor, start_dashboard
+from crealux_core.clock import utcnow
+from crealux_core.models import Gender, ParticipantCreate, PathwayEvent, PathwayRun, StepRun
+from crealux_core.services.events import current_step
+from crealux_core.services.participants import enroll_participant
+from crealux_core.services.progress import current_wait
+from crealux_core.services.users import get_user
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, fill_first_reception, require_chromium, sign_in
 from tests.e2e.conftest import Instance, wait_for
-from tests.e2e.test_pathway_e2e import INTAKE_MAILBOX, enroll, mails_about, waiting_step
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
+INTAKE_MAILBOX = "accueil@integraplus.example"
 
-def test_a_step_completed_in_the_dashboard_moves_the_pathway_on(
+
+def enroll(instance: Instance, first_name: str) -> tuple[int, int]:
+    """Enroll a participant with the advisor `conseillere`; return their and their run's ids."""
+    runtime = instance.runtime
+    with instance.session() as session:
+        participant, run = enroll_participant(
+            session=session,
+            rules=runtime.rules,
+            data=ParticipantCreate(first_name=first_name, last_name="E2E", gender=Gender.FEMALE),
+            advisor=get_user(session=session, username="conseillere"),
+            now=utcnow(),
+            orchestrator=runtime.orchestrator,
+            dashboard_url=runtime.settings.dashboard_url,
+        )
+    return participant.id or 0, run.id or 0
+
+
+def waiting_on(instance: Instance, pathway_run_id: int, step_key: str) -> StepRun | None:
+    """The open step `step_key`, once the run's flow run is suspended on its wait."""
+    with instance.session() as session:
+        step = current_step(session, pathway_run_id)
+        run = session.get(PathwayRun, pathway_run_id)
+        wait = current_wait(session=session, pathway_run_id=pathway_run_id)
+        if step is None or step.step_key != step_key or run is None or wait is None:
+            return None
+        if run.needs_flow_at is not None or not run.flow_run_id:
+            return None
+        return step if instance.suspended_on(run.flow_run_id, wait.key) else None
+
+
+def mails_about(instance: Instance, reference: str) -> list[str]:
+    return [s for s in instance.smtp.subjects(INTAKE_MAILBOX) if reference in s]
+
+
+def test_a_step_decided_in_the_dashboard_moves_the_pathway_on(
     instance: Instance, tmp_path: Path
 ) -> None:
     require_chromium()
-    participant_id, flow_run_id = enroll(instance, "Gaëlle")
+    participant_id, pathway_run_id = enroll(instance, "Gaëlle")
     reference = f"P-{participant_id:05d}"
-    first = waiting_step(instance, participant_id, "first_reception", flow_run_id)
+    first = wait_for(
+        lambda: waiting_on(instance, pathway_run_id, "first_reception"),
+        timeout=90,
+        what="the run to wait on the first reception",
+    )
     supervisor = Supervisor(log_dir=tmp_path, env=instance.env)
     url = instance.runtime.settings.dashboard_url
     try:
@@ -39,10 +85,14 @@ def test_a_step_completed_in_the_dashboard_moves_the_pathway_on(
                 expect(page.get_by_role("heading", name="Premier accueil")).to_be_visible()
                 fill_first_reception(page, note="Saisi dans le navigateur.")
                 expect(page.get_by_text("Décision enregistrée.")).to_be_visible()
+                expect(page.get_by_text("Étape suivante :")).to_be_visible()
+                page.screenshot(path=str(tmp_path / "decided.png"), full_page=True)
 
-                second = waiting_step(
-                    instance, participant_id, "socio_professional_assessment", flow_run_id
-                )
+                # The next step is open as the submit returns, before the run has caught up.
+                with instance.session() as session:
+                    second = current_step(session, pathway_run_id)
+                assert second is not None
+                assert second.step_key == "socio_professional_assessment"
                 # a full page load starts a new Streamlit session: navigate in the app instead
                 page.get_by_role("link", name="Mes étapes").click()
                 expect(page.get_by_role("heading", name="Mes étapes")).to_be_visible()
@@ -51,12 +101,28 @@ def test_a_step_completed_in_the_dashboard_moves_the_pathway_on(
                 page.locator(f".st-key-open-step-{second.id} button").click()
                 expect(page.get_by_role("heading", name="Bilan socioprofessionnel")).to_be_visible()
                 expect(page.get_by_text("Gaëlle E2E").first).to_be_visible()
-                page.screenshot(path=str(tmp_path / "next-step.png"), full_page=True)
+
+                # The run catches up: it acknowledges the decision and waits on the next step.
+                wait_for(
+                    lambda: waiting_on(instance, pathway_run_id, "socio_professional_assessment"),
+                    timeout=90,
+                    what="the run to wait on the assessment",
+                )
+                with instance.session() as session:
+                    decision = session.exec(
+                        select(PathwayEvent).where(PathwayEvent.step_run_id == first.id)
+                    ).one()
+                    run = session.get(PathwayRun, pathway_run_id)
+                    assert run is not None and (run.acked_event_id or 0) >= (decision.id or 0)
+                page.get_by_role("button", name="Voir le parcours").click()
+                expect(page.get_by_text("Saisi dans le navigateur.")).to_be_visible()
+                expect(page.get_by_text("en cours de prise en compte")).to_have_count(0)
+                page.screenshot(path=str(tmp_path / "timeline.png"), full_page=True)
             finally:
                 browser.close()
     finally:
         supervisor.stop_all()
     wait_for(
-        lambda: [s for s in mails_about(instance, INTAKE_MAILBOX, reference) if "Bilan" in s],
+        lambda: [s for s in mails_about(instance, reference) if "Bilan" in s],
         what="the email about the assessment",
     )

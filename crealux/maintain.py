@@ -81,6 +81,7 @@ def run(
 ) -> None:
     """Tick until `stop` is set (or the process is interrupted)."""
     stop = stop or threading.Event()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request every tick
     maintainer = Maintainer(runtime)
     while not stop.is_set():
         started = time.monotonic()

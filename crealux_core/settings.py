@@ -25,13 +25,16 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     prefect_api_url: str | None = Field(default=None, description="default: the local server")
     runner_poll_seconds: int = 1
+    # How many pathway passes one runner executes at once (each is a Python process for a few
+    # seconds); the others wait, Scheduled, which the reconciler counts as healthy.
+    runner_limit: int = 4
     # The maintainer (`crealux maintain`): how often it looks for pathways to catch up, sweeps
     # deadlines and checks every pathway against Prefect; when a busy run counts as stalled.
     maintain_tick_seconds: float = 2.0
     sweep_seconds: float = 15.0
     full_reconcile_seconds: float = 300.0
     grace_seconds: float = 5.0
-    stall_seconds: float = 90.0
+    stall_seconds: float = 180.0
 
     @property
     def resolved_home(self) -> Path:

@@ -10,6 +10,7 @@ from typing import cast
 from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
 
+from crealux_core.settings import load_settings
 from flows.pathway import pathway
 from flows.reconcile import reconcile
 
@@ -31,4 +32,4 @@ def serve_deployments(*, limit: int | None = None) -> None:
 
 
 if __name__ == "__main__":
-    serve_deployments()
+    serve_deployments(limit=load_settings().runner_limit)

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class HealPolicy:
     grace: timedelta = timedelta(seconds=5)  # an event the flow has not seen after this
-    stall: timedelta = timedelta(seconds=90)  # Pending or Running longer than this
+    stall: timedelta = timedelta(seconds=180)  # Pending or Running longer than this
     max_attempts: int = 8
     base_backoff: timedelta = timedelta(seconds=10)
     max_backoff: timedelta = timedelta(minutes=30)

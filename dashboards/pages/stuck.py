@@ -11,7 +11,7 @@ import streamlit as st
 
 from crealux_core import clock
 from crealux_core.models import Participant
-from crealux_core.services.errors import NotFound
+from crealux_core.services.errors import Forbidden, NotFound
 from crealux_core.services.participants import list_participants
 from crealux_core.services.ports import OrchestrationError
 from crealux_core.services.processes import ProcessState, ProcessStatus, read_process_status
@@ -56,6 +56,7 @@ def relaunch(ctx: context.Context, stuck: StuckPathway, reference: str) -> None:
                 pathway_run_id=stuck.pathway_run_id,
                 orchestrator=ctx.runtime.orchestrator,
                 now=clock.utcnow(),
+                actor=ctx.user,  # the service checks the role as well
             )
             why = next(
                 (
@@ -65,6 +66,8 @@ def relaunch(ctx: context.Context, stuck: StuckPathway, reference: str) -> None:
                 ),
                 None,
             )
+    except Forbidden:
+        context.flash("error", REFUSED)
     except NotFound:
         context.flash("info", f"Le parcours de {reference} n'est plus en cours : rien à relancer.")
     except OrchestrationError:

@@ -215,7 +215,12 @@ def retry_pathway(
     session.commit()
     policy = HealPolicy(grace=timedelta(0))
     result = Reconciled()
-    states = orchestrator.describe([run.flow_run_id] if run.flow_run_id else [])
+    try:
+        states = orchestrator.describe([run.flow_run_id] if run.flow_run_id else [])
+    except OrchestrationError as error:
+        _record_attempt(session, run, error=str(error), now=now, policy=policy)
+        result.checked, result.failed = 1, 1
+        return result
     wait = current_wait(session=session, pathway_run_id=pathway_run_id)
     diagnosis = diagnose(
         has_flow_run=run.flow_run_id is not None,
@@ -247,8 +252,11 @@ class StuckPathway:
     since: datetime | None
 
 
-def stuck_pathways(*, session: Session) -> list[StuckPathway]:
-    """Return the active pathways the reconciler gave up on, or is still trying to heal."""
+def stuck_pathways(*, session: Session, actor: User | None = None) -> list[StuckPathway]:
+    """Return the active pathways the reconciler gave up on, or is still trying to heal (the
+    coordination's list; `actor=None` is the system's own view)."""
+    if actor is not None and actor.role is not Role.COORDINATOR:
+        raise Forbidden("only the coordination sees the stuck pathways")
     rows = session.exec(
         select(PathwayRun).where(
             PathwayRun.status == PathwayStatus.ACTIVE,

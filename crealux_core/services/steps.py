@@ -397,11 +397,11 @@ def skip_step(
     """Skip a current step with a written reason (the participant's advisor or the
     coordinator); the pathway goes on by the step's default way."""
     form = step_form(session=session, rules=rules, user=actor, step_run_id=step_run_id)
+    text = clean_note(reason)
     if not form.may_steer:
         if form.view.status not in (StepStatus.OPEN, StepStatus.SCHEDULED):
-            raise _already_done(session, step_run_id)
+            raise _keep_note_and_refuse(session, step_run_id, actor, text, now)
         raise Forbidden(f"{actor.username} may not skip step {step_run_id}")
-    text = clean_note(reason)
     if not text:
         raise InvalidInput({"reason": "a skip needs a written reason"})
     try:
@@ -415,7 +415,7 @@ def skip_step(
             dashboard_url=dashboard_url,
         )
     except Conflict:
-        raise _already_done(session, step_run_id) from None
+        raise _keep_note_and_refuse(session, step_run_id, actor, text, now) from None
     return _after_commit(session, recorded, orchestrator)
 
 

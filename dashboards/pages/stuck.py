@@ -61,7 +61,7 @@ def relaunch(ctx: context.Context, stuck: StuckPathway, reference: str) -> None:
             why = next(
                 (
                     row.reason
-                    for row in stuck_pathways(session=session)
+                    for row in stuck_pathways(session=session, actor=ctx.user)
                     if row.pathway_run_id == stuck.pathway_run_id
                 ),
                 None,
@@ -102,7 +102,7 @@ def stuck_row(ctx: context.Context, stuck: StuckPathway, participant: Participan
 
 def stuck_section(ctx: context.Context) -> None:
     with ctx.runtime.session() as session:
-        stuck = stuck_pathways(session=session)
+        stuck = stuck_pathways(session=session, actor=ctx.user)
         participants = {p.id: p for p in list_participants(session=session, user=ctx.user)}
     if not stuck:
         st.success("Aucun parcours bloqué : chaque parcours attend sur sa bonne étape.")

@@ -164,7 +164,7 @@ def database_problem(settings: Settings) -> str | None:
     """
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
     url = make_url(settings.app_database_url)
     where = url.render_as_string(hide_password=True)
@@ -182,7 +182,10 @@ def database_problem(settings: Settings) -> str | None:
     try:
         with engine.connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
-    except SQLAlchemyError:
+    except OperationalError as error:  # a server down, a database not created, a bad password
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+        return f"cannot open the CREALux database at {where}: {reason}"
+    except SQLAlchemyError:  # not a database (a stray file), or not ours
         current = None
     finally:
         engine.dispose()
@@ -203,6 +206,9 @@ def _instance(*, as_json: bool = False) -> Runtime:
     problem = database_problem(settings)
     if problem:
         _fail(problem, as_json=as_json, code=Code.NO_DATABASE)
+    # The data directory also holds Prefect's client home (a PostgreSQL instance may have none
+    # yet): make it before Prefect is imported, which would warn that it cannot.
+    settings.resolved_home.mkdir(parents=True, exist_ok=True)
     return _runtime()
 
 
@@ -320,17 +326,18 @@ def init(
         str, typer.Option("--coordinator", help="username of the first coordinator")
     ] = "coordination",
 ) -> None:
-    """Create or migrate the database, mirror the organisations, record the pathway definitions,
-    and create the first coordinator (no other account; no demo account).
+    """Set up an instance: the database and its first coordinator (no other account).
 
-    The coordinator's password comes from CREALUX_COORDINATOR_PASSWORD, or is asked twice
-    (at least 10 characters). If a coordinator exists already, no account is created.
+    Creates or migrates the database, mirrors the organisations, records the pathway
+    definitions. The coordinator's password comes from CREALUX_COORDINATOR_PASSWORD, or is
+    asked twice (at least 10 characters). If a coordinator exists already, no account is
+    created.
     """
     from crealux_core.db import migrate
     from crealux_core.services.users import create_first_coordinator, first_coordinator
 
+    _settings().resolved_home.mkdir(parents=True, exist_ok=True)  # before Prefect's home in it
     runtime = _runtime()
-    runtime.settings.resolved_home.mkdir(parents=True, exist_ok=True)
     migrate(runtime.settings.app_database_url)
     _prepare(runtime)
     typer.echo(f"database ready: {database_location(runtime.settings)}")
@@ -368,9 +375,10 @@ def runner() -> None:
 
 @app.command()
 def maintain() -> None:
-    """Keep every pathway moving (what `crealux up` runs): catch flow runs up with their events,
-    sweep deadlines, send notifications, check every pathway against Prefect. Until SIGTERM or
-    Ctrl-C; logs to standard output."""
+    """Keep every pathway moving, until SIGTERM or Ctrl-C (what `crealux up` runs).
+
+    Catches flow runs up with their events, sweeps deadlines, sends notifications, checks every
+    pathway against Prefect; logs to standard output."""
     runtime = _instance()
     import threading
 
@@ -402,9 +410,10 @@ def maintain() -> None:
 
 @app.command()
 def demo(as_json: JsonFlag = False) -> None:
-    """Demo mode: create the demo accounts (password `demo`) and, if there is no participant
-    yet, load the demo participants, each waiting at their step. Their flow runs start at once
-    if Prefect is up, or later through the maintainer."""
+    """Demo mode: the demo accounts (password `demo`) and the demo participants.
+
+    The participants are loaded only if there is none yet, each waiting at their step. Their
+    flow runs start at once if Prefect is up, or later through the maintainer."""
     from crealux.demo import create_demo_users, has_participants, load_demo, start_flows
 
     runtime = _instance(as_json=as_json)
@@ -441,8 +450,10 @@ def reconcile(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """One pass of the reconciler: start, wake or replace the flow runs of the pathways that are
-    behind their events (all active pathways with --full). Exit 1 if some could not be healed."""
+    """One pass of the reconciler (exit 1 if a pathway could not be healed now).
+
+    Starts, wakes or replaces the flow runs of the pathways that are behind their events (every
+    active pathway with --full)."""
     from datetime import timedelta
 
     from crealux_core.clock import utcnow
@@ -558,9 +569,9 @@ def participant_enroll(
     municipality: Annotated[str | None, typer.Option()] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Enroll a participant: their first step is open when this returns, then their pathway's
-    flow run is started (later, by the maintainer, if Prefect is down).
+    """Enroll a participant: their first step is open when this returns.
 
+    Their pathway's flow run is then started (later, by the maintainer, if Prefect is down).
     An advisor enrolls the participants they follow; the coordinator may name the advisor.
     """
     from pydantic import ValidationError
@@ -665,8 +676,10 @@ def pathway_heal(
     as_user: AsUser = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Forget a stuck pathway's failed attempts and heal it now: wake its flow run, or start or
-    replace it (coordinator only). Exit 1 if one could not be healed."""
+    """Heal a stuck pathway now, or every one with --all (coordinator only).
+
+    Forgets its failed attempts, then wakes its flow run, or starts or replaces it. Exit 1 if
+    one could not be healed."""
     from crealux_core.clock import utcnow
     from crealux_core.models import PathwayRun
     from crealux_core.services.ports import OrchestrationError
@@ -742,8 +755,9 @@ def step_list(
     as_user: AsUser = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """List the steps this user sees (an advisor: theirs; a partner: their organisation's; the
-    coordinator: all), soonest due first."""
+    """List the steps this user sees, soonest due first.
+
+    An advisor: theirs; a partner: their organisation's; the coordinator: all."""
     from crealux_core.models import StepStatus
     from crealux_core.services.steps import list_steps
 
@@ -779,8 +793,9 @@ def step_show(
     as_user: AsUser = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Show a step: its state, its events, and (with --json) the JSON schema of its form, so
-    that a script can fill it for `crealux step complete`."""
+    """Show a step: its state, its events, and its form.
+
+    With --json, the form is a JSON schema, so that a script can fill it for `step complete`."""
     from crealux_core.services.steps import step_json
 
     username = _require_actor(as_user, as_json=as_json)
@@ -831,13 +846,13 @@ def step_complete(
     as_user: AsUser = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Decide a step: the decision is committed with the pathway's next step, then the waiting
-    flow run is woken (or caught up later by the maintainer). Nothing is written if an answer
-    is refused (exit 2); a step decided already says by whom and when (exit 5) and keeps the
-    note as a comment."""
+    """Decide a step: the pathway's next step is open when this returns.
+
+    The waiting flow run is then woken (or caught up later by the maintainer). Nothing is
+    written if an answer is refused (exit 2); a step decided already says by whom and when
+    (exit 5) and keeps the note as a comment."""
     from crealux_core.clock import utcnow
-    from crealux_core.rules.forms import NOTE_MAX_CHARS
-    from crealux_core.services.steps import submit_decision
+    from crealux_core.services.steps import clean_note, submit_decision
 
     username = _require_actor(as_user, as_json=as_json)
     try:
@@ -847,16 +862,8 @@ def step_complete(
     if not isinstance(payload, dict):
         _fail("--data must be a JSON object", as_json=as_json, code=Code.INVALID)
     text = _read_note(note, note_file, as_json=as_json)
-    if text is not None and len(text.strip()) > NOTE_MAX_CHARS:
-        _fail(
-            "invalid input",
-            as_json=as_json,
-            code=Code.INVALID,
-            fields={
-                "note": f"the note has {len(text.strip())} characters, at most"
-                f" {NOTE_MAX_CHARS} are kept"
-            },
-        )
+    with _reported(as_json=as_json):
+        clean_note(text)  # a note too long is refused before anything else is loaded
     runtime = _instance(as_json=as_json)
     with runtime.session() as session, _reported(as_json=as_json):
         submitted = submit_decision(
@@ -899,8 +906,10 @@ def step_skip(
     as_user: AsUser = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Skip a current step with a written reason (the participant's advisor or the
-    coordinator); the pathway goes on by the step's default way."""
+    """Skip a current step with a written reason.
+
+    The participant's advisor or the coordinator may; the pathway goes on by the step's default
+    way."""
     from crealux_core.clock import utcnow
     from crealux_core.services.steps import skip_step
 

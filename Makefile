@@ -1,11 +1,12 @@
 # The two commands of the README:
 #   make up    set up and run the product (SQLite, local Prefect server, dashboard, demo data)
-#   make test  set up and run the whole test suite (format, lint, types, import contracts, pytest)
+#   make test  set up and run the whole test suite (format, lint, types, import contracts, pytest
+#              on SQLite, then again on PostgreSQL when a server answers: see pytest-postgres)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup up test check pytest benchmark clean
+.PHONY: setup up test check pytest pytest-postgres benchmark clean
 
 $(BIN)/crealux: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "CREALux needs Python 3.11 or newer"'
@@ -26,9 +27,27 @@ check: setup
 	$(BIN)/lint-imports
 
 pytest: setup
-	$(BIN)/pytest
+	CREALUX_TEST_DATABASE=sqlite $(BIN)/pytest
 
+# The rules, domain, service, migration, dashboard (AppTest) and end-to-end tests again, on
+# PostgreSQL. Left to the SQLite pass: the browser tests, and the tests of `crealux up` (its
+# instance is always on SQLite). The server is CREALUX_TEST_DATABASE_URL, by default
+# postgresql://postgres@127.0.0.1:5432/postgres; each test gets its own database there
+# (tests/database.py). Exit status 5 (no test selected) is not a failure.
+POSTGRES_TESTS ?= tests/rules tests/domain tests/services tests/test_migrations.py \
+	tests/dashboards tests/e2e
+POSTGRES_SKIP ?= --ignore=tests/e2e/test_up.py --ignore=tests/e2e/test_launcher.py
+pytest-postgres: setup
+	status=0; CREALUX_TEST_DATABASE=postgresql $(BIN)/pytest -m 'not browser' \
+		$(POSTGRES_SKIP) $(POSTGRES_TESTS) || status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest-postgres: no test selected"; status=0; fi; \
+	exit $$status
+
+# Exit status 3 of the probe: no PostgreSQL server; anything else but 0 is an error.
 test: check pytest
+	@status=0; $(BIN)/python -m tests.database probe || status=$$?; \
+	if [ $$status -eq 0 ]; then $(MAKE) --no-print-directory pytest-postgres; \
+	elif [ $$status -ne 3 ]; then exit $$status; fi
 
 benchmark: setup
 	$(BIN)/python benchmarks/step_latency.py

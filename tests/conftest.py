@@ -1,6 +1,9 @@
-"""Shared fixtures: a migrated SQLite database per test, the repo's rules, seeded participants.
+"""Shared fixtures: a migrated database per test, the repo's rules, seeded participants.
 
-The Prefect, SMTP and runner fixtures of the end-to-end tests live in tests/e2e/conftest.py.
+Each test gets its own copy of a database migrated once per session (SQLite by default;
+PostgreSQL with CREALUX_TEST_DATABASE=postgresql or CREALUX_TEST_DATABASE_URL: see
+tests/database.py). The Prefect, SMTP and runner fixtures of the end-to-end tests live in
+tests/e2e/conftest.py.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from crealux_core.services.participants import enroll_participant
 from crealux_core.services.progress import open_current_step
 from crealux_core.services.users import get_user
 from crealux_core.settings import REPO_RULES_DIR, Settings
+from tests.database import BACKEND, Template, template_database
 from tests.smtp import SmtpSink, start_smtp
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -62,11 +66,14 @@ def rules() -> Rules:
     return load_rules(REPO_RULES_DIR, env={"CREALUX_SMTP_PORT": "8025"})
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def pytest_report_header() -> str:
+    return f"test database: {BACKEND.describe()}"
+
+
+def instance_settings(home: Path, database_url: str) -> Settings:
     return Settings(
-        home=tmp_path / "home",
-        database_url=f"sqlite:///{tmp_path / 'home' / 'crealux.db'}",
+        home=home,
+        database_url=database_url,
         rules_dir=REPO_RULES_DIR,
         prefect_port=free_port(),
         smtp_port=free_port(),
@@ -74,12 +81,44 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
+@pytest.fixture(scope="session")
+def database_template(
+    hermetic_environment: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Template]:
+    """The schema migrated once per session, with the reference data (organisations, and the
+    demo users while `ensure_reference_data` creates them), that each test gets a copy of."""
+
+    def prepare(url: str) -> None:
+        migrate(url)
+        instance = Runtime(instance_settings(tmp_path_factory.mktemp("template-home"), url))
+        try:
+            ensure_reference_data(instance)
+        finally:
+            instance.engine.dispose()  # PostgreSQL copies a template only when nobody uses it
+
+    with template_database(BACKEND, tmp_path_factory.mktemp("template"), prepare) as template:
+        yield template
+
+
+@pytest.fixture
+def database_url(database_template: Template, tmp_path: Path) -> Iterator[str]:
+    """This test's own copy of the template (a PostgreSQL copy is dropped after the test)."""
+    with database_template.copy(tmp_path / "home") as url:
+        yield url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)  # on every backend, as after `crealux init`
+    return instance_settings(home, database_url)
+
+
 @pytest.fixture
 def runtime(settings: Settings) -> Iterator[Runtime]:
-    """A migrated instance with the organisations and demo users, and no participant yet."""
-    migrate(settings.app_database_url)
+    """A migrated instance with the organisations and demo users, and no participant yet
+    (`ensure_reference_data` ran once, on the session's template)."""
     instance = Runtime(settings)
-    ensure_reference_data(instance)
     yield instance
     instance.engine.dispose()
 

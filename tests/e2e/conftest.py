@@ -1,5 +1,6 @@
 """One real instance for the end-to-end tests: a Prefect server, a runner serving the deployments
-(started by the same code as `crealux up`), a migrated SQLite database and a real SMTP server."""
+(started by the same code as `crealux up`), a migrated database (SQLite, or PostgreSQL: see
+tests/database.py) and a real SMTP server."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from crealux_core.db import migrate
 from crealux_core.runtime import Runtime
 from crealux_core.settings import REPO_RULES_DIR, Settings
 from tests.conftest import free_port
+from tests.database import BACKEND, empty_database
 from tests.smtp import SmtpSink, start_smtp
 
 T = TypeVar("T")
@@ -50,10 +52,24 @@ class Instance:
 
 
 @pytest.fixture(scope="session")
-def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
+def instance_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
+    """None on SQLite (the file under the instance's home, as `crealux up` does); on PostgreSQL
+    (see tests/database.py) an empty database, dropped after the session."""
+    if not BACKEND.is_postgresql:
+        yield None
+        return
+    with empty_database(BACKEND, tmp_path_factory.mktemp("e2e-db")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def instance(
+    tmp_path_factory: pytest.TempPathFactory, instance_database_url: str | None
+) -> Iterator[Instance]:
     home = tmp_path_factory.mktemp("e2e-home")
     settings = Settings(
         home=home,
+        database_url=instance_database_url,
         rules_dir=REPO_RULES_DIR,
         prefect_port=free_port(),
         dashboard_port=free_port(),

@@ -26,13 +26,14 @@ from crealux_core.orchestration import PrefectOrchestrator
 from crealux_core.rules import Rules, load_rules
 from crealux_core.runtime import Runtime
 from crealux_core.services.participants import enroll_participant
-from crealux_core.services.progress import open_current_step
+from crealux_core.services.events import current_step
 from crealux_core.services.users import get_user
 from crealux_core.settings import REPO_RULES_DIR, Settings
 from tests.database import BACKEND, Template, template_database
 from tests.smtp import SmtpSink, start_smtp
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+DASHBOARD_URL = "http://dashboard.test"
 
 
 def free_port() -> int:
@@ -143,7 +144,7 @@ class Enrolled:
 
 @pytest.fixture
 def enroll(session: Session, rules: Rules, unreachable_orchestrator: PrefectOrchestrator):
-    """Enroll a participant and open their first step as the flow would (no Prefect needed)."""
+    """Enroll a participant: their first step is open when enrolment returns (no Prefect)."""
 
     def _enroll(first_name: str = "Sophie", advisor: str = "conseillere") -> Enrolled:
         participant, run = enroll_participant(
@@ -153,15 +154,9 @@ def enroll(session: Session, rules: Rules, unreachable_orchestrator: PrefectOrch
             advisor=get_user(session=session, username=advisor),
             now=T0,
             orchestrator=unreachable_orchestrator,
+            dashboard_url=DASHBOARD_URL,
         )
-        step = open_current_step(
-            session=session,
-            rules=rules,
-            pathway_run_id=run.id or 0,
-            flow_run_id=None,
-            dashboard_url="http://dashboard.test",
-            now=T0,
-        )
+        step = current_step(session, run.id or 0)
         assert step is not None
         return Enrolled(participant.id or 0, run.id or 0, step)
 

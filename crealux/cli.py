@@ -638,13 +638,11 @@ def participant_enroll(
 def pathway_stuck(as_user: AsUser = None, as_json: JsonFlag = False) -> None:
     """List the pathways the reconciler gave up on or is still retrying (coordinator only)."""
     from crealux_core.services.reconcile import stuck_pathways
-    from crealux_core.services.users import require_coordinator
 
     username = _require_actor(as_user, as_json=as_json)
     runtime = _instance(as_json=as_json)
     with runtime.session() as session, _reported(as_json=as_json):
-        require_coordinator(_actor(session, username))
-        stuck = stuck_pathways(session=session)
+        stuck = stuck_pathways(session=session, actor=_actor(session, username))
     rows = [
         {
             "pathway_run_id": item.pathway_run_id,
@@ -684,7 +682,6 @@ def pathway_heal(
     from crealux_core.models import PathwayRun
     from crealux_core.services.ports import OrchestrationError
     from crealux_core.services.reconcile import retry_pathway, stuck_pathways
-    from crealux_core.services.users import require_coordinator
 
     if (pathway_run_id is None) is (not every):
         _fail("give a pathway run id or --all (not both)", as_json=as_json, code=Code.INVALID)
@@ -692,9 +689,9 @@ def pathway_heal(
     runtime = _instance(as_json=as_json)
     results: list[dict[str, Any]] = []
     with runtime.session() as session, _reported(as_json=as_json):
-        require_coordinator(_actor(session, username))
+        actor = _actor(session, username)
         ids = (
-            [item.pathway_run_id for item in stuck_pathways(session=session)]
+            [item.pathway_run_id for item in stuck_pathways(session=session, actor=actor)]
             if every
             else [pathway_run_id or 0]
         )
@@ -705,6 +702,7 @@ def pathway_heal(
                     pathway_run_id=run_id,
                     orchestrator=runtime.orchestrator,
                     now=utcnow(),
+                    actor=actor,
                 )
             except OrchestrationError as error:
                 results.append({"pathway_run_id": run_id, "healed": False, "error": str(error)})

@@ -374,7 +374,7 @@ def test_stuck_pathways_heal_and_reconcile_without_prefect(
 
     advisor = run_cli(env, "pathway", "stuck", "--as", "conseillere")
     assert advisor.returncode == 4
-    assert "not a coordinator" in advisor.stderr
+    assert "only the coordination" in advisor.stderr
 
     neither = run_cli(env, "pathway", "heal")
     assert neither.returncode == 2

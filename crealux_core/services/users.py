@@ -99,12 +99,6 @@ def acting_user(*, session: Session, username: str) -> User:
     return user
 
 
-def require_coordinator(user: User) -> None:
-    """Refuse anyone but a coordinator (watching and healing every pathway)."""
-    if user.role is not Role.COORDINATOR:
-        raise Forbidden(f"{user.username} is not a coordinator: only a coordinator may do this")
-
-
 def first_coordinator(*, session: Session) -> User | None:
     """Return the oldest active coordinator, if there is one."""
     return session.exec(

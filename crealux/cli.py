@@ -370,7 +370,7 @@ def runner() -> None:
     _instance()
     from flows.serve import serve_deployments
 
-    serve_deployments()
+    serve_deployments(limit=_settings().runner_limit)
 
 
 @app.command()
@@ -733,6 +733,64 @@ def pathway_heal(
                     f"pathway run {row['pathway_run_id']}: not healed: {row['error']}", err=True
                 )
     if failed:
+        raise typer.Exit(Code.ERROR)
+
+
+@pathway_app.command("migrate")
+def pathway_migrate(
+    to_version: Annotated[int, typer.Option("--to", help="the version to move pathways to")],
+    pathway_key: Annotated[str, typer.Option("--pathway", help="which pathway")] = "crealux",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="show, change nothing")] = False,
+    step_map: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="OLD=NEW: carry a current step over under a new key"),
+    ] = None,
+    as_user: AsUser = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Move running pathways to another version of their definition (coordinator only).
+
+    Shows, for each pathway, the steps added and removed and its current step re-dated; without
+    --dry-run applies it, each change recorded as an event. Exit 1 if a pathway could not move."""
+    from crealux_core.clock import utcnow
+    from crealux_core.services.migrations import migrate_pathways
+
+    mapping: dict[str, str] = {}
+    for item in step_map or []:
+        old, sep, new = item.partition("=")
+        if not sep or not old or not new:
+            _fail(f"--map takes OLD=NEW, not {item!r}", as_json=as_json, code=Code.INVALID)
+        mapping[old] = new
+    username = _require_actor(as_user, as_json=as_json)
+    runtime = _instance(as_json=as_json)
+    with runtime.session() as session, _reported(as_json=as_json):
+        actor = _actor(session, username)
+        plans = migrate_pathways(
+            session=session,
+            rules=runtime.rules,
+            pathway_key=pathway_key,
+            to_version=to_version,
+            actor=actor,
+            now=utcnow(),
+            dry_run=dry_run,
+            step_map=mapping,
+        )
+    if as_json:
+        _echo_json([plan.as_json() for plan in plans])
+    else:
+        if not plans:
+            typer.echo(f"no running {pathway_key} pathway on another version than {to_version}")
+        for plan in plans:
+            state = "blocked" if plan.blocked else ("migrated" if plan.applied else "would migrate")
+            typer.echo(
+                f"pathway run {plan.pathway_run_id}: v{plan.from_version} -> v{plan.to_version}"
+                f" {state}"
+            )
+            for change in plan.changes:
+                typer.echo(f"    {change}")
+            if plan.blocked:
+                typer.echo(f"    {plan.blocked}", err=True)
+    if any(plan.blocked for plan in plans):
         raise typer.Exit(Code.ERROR)
 
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from crealux_core.db import make_engine, new_session
-from crealux_core.notify import AppriseNotifier
-from crealux_core.orchestration import PrefectOrchestrator
 from crealux_core.rules import Rules, load_rules
 from crealux_core.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from crealux_core.notify import AppriseNotifier
+    from crealux_core.orchestration import PrefectOrchestrator
 
 
 @dataclass
@@ -33,10 +36,16 @@ class Runtime:
 
     @cached_property
     def orchestrator(self) -> PrefectOrchestrator:
+        # Imported here: importing Prefect costs over a second, and most CLI commands that read
+        # the database never talk to it.
+        from crealux_core.orchestration import PrefectOrchestrator
+
         return PrefectOrchestrator(self.settings.prefect_url)
 
     @cached_property
     def notifier(self) -> AppriseNotifier:
+        from crealux_core.notify import AppriseNotifier  # importing Apprise costs about 1 s
+
         return AppriseNotifier()
 
     def session(self) -> Session:

@@ -25,8 +25,8 @@ from crealux_core.models import Gender, ParticipantCreate, StepRun
 from crealux_core.orchestration import PrefectOrchestrator
 from crealux_core.rules import Rules, load_rules
 from crealux_core.runtime import Runtime
-from crealux_core.services.participants import enroll_participant
 from crealux_core.services.events import current_step
+from crealux_core.services.participants import enroll_participant
 from crealux_core.services.users import get_user
 from crealux_core.settings import REPO_RULES_DIR, Settings
 from tests.database import BACKEND, Template, template_database

@@ -16,11 +16,11 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from crealux_core.domain.pathway import step_times
-from crealux_core.models import EventKind, PathwayRun, PathwayStatus, StepRun
+from crealux_core.models import EventKind, PathwayRun, PathwayStatus, Role, StepRun, User
 from crealux_core.rules.specs import PathwaySpec, Rules
 from crealux_core.services import events
 from crealux_core.services.definitions import definition_of
-from crealux_core.services.errors import Conflict, NotFound
+from crealux_core.services.errors import Conflict, Forbidden, NotFound
 from crealux_core.services.organisations import organisation_by_key
 
 
@@ -102,12 +102,15 @@ def migrate_pathways(
     rules: Rules,
     pathway_key: str,
     to_version: int,
-    actor_id: int,
+    actor: User,
     now: datetime,
     dry_run: bool,
     step_map: Mapping[str, str] | None = None,
 ) -> list[MigrationPlan]:
-    """Plan, and unless `dry_run` apply, the migration of every active run of a pathway."""
+    """Plan, and unless `dry_run` apply, the migration of every active run of a pathway
+    (the coordination only)."""
+    if actor.role is not Role.COORDINATOR:
+        raise Forbidden("only the coordination migrates pathways to another version")
     target = rules.pathway_version(pathway_key, to_version)
     if target is None:
         known = sorted(rules.versions.get(pathway_key, {}))
@@ -127,7 +130,7 @@ def migrate_pathways(
         plans.append(plan)
         if dry_run or plan.blocked:
             continue
-        _apply(session, run, target, plan, values, actor_id=actor_id, now=now)
+        _apply(session, run, target, plan, values, actor_id=actor.id or 0, now=now)
     return plans
 
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from crealux_core.models import EventKind, Gender, PathwayEvent, PathwayRun, ParticipantCreate
+from crealux_core.models import EventKind, Gender, ParticipantCreate, PathwayEvent, PathwayRun
 from crealux_core.rules import Rules, load_rules
 from crealux_core.services.definitions import DefinitionChanged, register_definitions
+from crealux_core.services.errors import Forbidden
 from crealux_core.services.migrations import migrate_pathways
 from crealux_core.services.participants import enroll_participant
 from crealux_core.services.users import get_user
@@ -111,7 +112,7 @@ def test_a_migration_shows_then_applies_what_changes_for_each_pathway(
         rules=rules,
         pathway_key="crealux",
         to_version=2,
-        actor_id=advisor.id or 0,
+        actor=advisor,
         now=T0 + timedelta(hours=1),
     )
     planned = migrate_pathways(dry_run=True, **kwargs)  # type: ignore[arg-type]
@@ -127,3 +128,16 @@ def test_a_migration_shows_then_applies_what_changes_for_each_pathway(
     event = session.exec(select(PathwayEvent).where(PathwayEvent.kind == EventKind.MIGRATION)).one()
     assert event.payload["from"] == 1 and event.payload["to"] == 2
     assert migrate_pathways(dry_run=False, **kwargs) == []  # type: ignore[arg-type]
+
+
+def test_only_the_coordination_migrates(session: Session, rules: Rules) -> None:
+    with pytest.raises(Forbidden):
+        migrate_pathways(
+            session=session,
+            rules=rules,
+            pathway_key="crealux",
+            to_version=2,
+            actor=get_user(session=session, username="conseillere"),
+            now=T0,
+            dry_run=True,
+        )

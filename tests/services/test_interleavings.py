@@ -8,6 +8,7 @@ ended, and no notification is sent twice.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import uuid
 from datetime import date, timedelta
@@ -119,7 +120,7 @@ class World:
                 except InvalidInput as error:
                     raise AssertionError(f"valid answers refused: {error}") from None
         elif operation == "skip" and step is not None:
-            try:
+            with contextlib.suppress(AlreadyDone):
                 skip_step(
                     session=self.session,
                     rules=self.rules,
@@ -130,8 +131,6 @@ class World:
                     orchestrator=None,
                     dashboard_url=DASHBOARD_URL,
                 )
-            except AlreadyDone:
-                pass
         elif operation == "reassign" and step is not None:
             reassign_step(
                 session=self.session,

@@ -2,7 +2,7 @@
 
 Every tick (2 s) it looks, with one indexed query, for pathways whose flow run has not caught up
 with their latest event and heals them; it sends queued notifications; every 15 s it sweeps
-deadlines; every 5 minutes it checks every active pathway against Prefect. An idle instance
+deadlines; every minute it checks every active pathway against Prefect. An idle instance
 costs a few small queries a tick, and no new process.
 """
 

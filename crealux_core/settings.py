@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     # deadlines and checks every pathway against Prefect; when a busy run counts as stalled.
     maintain_tick_seconds: float = 2.0
     sweep_seconds: float = 15.0
-    full_reconcile_seconds: float = 300.0
+    full_reconcile_seconds: float = 60.0
     grace_seconds: float = 5.0
     stall_seconds: float = 180.0
 

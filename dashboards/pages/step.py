@@ -311,7 +311,7 @@ def skip(ctx: context.Context, form: StepForm, reason: str) -> dict[str, str]:
         return {"reason": REASON_REQUIRED}
     except AlreadyDone as error:
         text = done_already(ctx, form.view.id, error, note=False)
-        text += " Votre raison n'a pas été enregistrée."
+        text += " Votre raison a été gardée comme commentaire."
         st.session_state[context.RECEIPT] = context.Receipt(form.view.id, success=False, text=text)
         st.rerun()
     except ServiceError as error:

@@ -391,19 +391,21 @@ def test_a_second_tab_that_steers_a_decided_step_is_told_who_decided(
     if action == "skip":
         second.text_area(key=f"step-{step_id}-skip-reason").input("Fait ailleurs.")
         button(second, "Passer l'étape").click().run()
-        consequence = "Votre raison n'a pas été enregistrée."
+        consequence = "Votre raison a été gardée comme commentaire."
+        kept = [EventKind.DECISION, EventKind.COMMENT]
     else:
         second.selectbox(key=f"step-{step_id}-reassign-assignee").set_value(
             get_user(session=session, username="conseiller").id
         )
         button(second, "Réassigner").click().run()
         consequence = "Elle n'a pas été réassignée."
+        kept = [EventKind.DECISION]
     assert not second.exception
     assert messages(second, "error") == []
     assert messages(second, "warning") == [
         "Cette étape a déjà été décidée par Claire Lambert le 02/11/2026 à 10:15. " + consequence
     ]
-    assert [event.kind for event in events_of(session, step_id)] == [EventKind.DECISION]
+    assert [event.kind for event in events_of(session, step_id)] == kept
 
 
 # --- skipping, reassigning -----------------------------------------------------------------------

@@ -11,7 +11,7 @@ These functions check no permission: `steps` does, for people; deadlines are the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -302,6 +302,39 @@ def start(
     return run
 
 
+def _close_and_move_on(
+    session: Session,
+    *,
+    rules: Rules,
+    step_run_id: int,
+    closed_as: StepStatus,
+    event: dict[str, Any],
+    choose: Callable[[PathwaySpec, StepSpec], StepSpec | None],
+    now: datetime,
+    dashboard_url: str,
+) -> Recorded:
+    """Close a current step (compare-and-set), record the event, reach the step `choose`
+    returns or end the pathway; one transaction."""
+    step_run, run = _refreshed(session, step_run_id)
+    pathway = definition_of(session=session, rules=rules, run=run)
+    if not _close(session, step_run_id, to=closed_as, now=now):
+        session.rollback()
+        raise Conflict(f"step {step_run_id} is not open")
+    recorded = record(session, run, now=now, step_run_id=step_run_id, **event)
+    step = pathway.step(step_run.step_key)
+    current = _move_on(
+        session,
+        run=run,
+        pathway=pathway,
+        following=choose(pathway, step),
+        end_reason=f"{step.key}:{'decided' if closed_as is StepStatus.COMPLETED else 'skipped'}",
+        now=now,
+        dashboard_url=dashboard_url,
+    )
+    session.commit()
+    return Recorded(event=recorded, current=current)
+
+
 def decide(
     *,
     session: Session,
@@ -314,33 +347,21 @@ def decide(
     dashboard_url: str,
 ) -> Recorded:
     """Commit a validated decision on an open step and move the pathway on."""
-    step_run, run = _refreshed(session, step_run_id)
-    pathway = definition_of(session=session, rules=rules, run=run)
-    if not _close(session, step_run_id, to=StepStatus.COMPLETED, now=now):
-        session.rollback()
-        raise Conflict(f"step {step_run_id} is not open")
-    event = record(
+    return _close_and_move_on(
         session,
-        run,
-        kind=EventKind.DECISION,
-        now=now,
+        rules=rules,
         step_run_id=step_run_id,
-        actor_id=actor_id,
-        payload=outcome.model_dump(mode="json"),
-        note=note,
-    )
-    step = pathway.step(step_run.step_key)
-    current = _move_on(
-        session,
-        run=run,
-        pathway=pathway,
-        following=next_step(pathway, step, outcome.model_dump()),
-        end_reason=f"{step.key}:decided",
+        closed_as=StepStatus.COMPLETED,
+        event={
+            "kind": EventKind.DECISION,
+            "actor_id": actor_id,
+            "payload": outcome.model_dump(mode="json"),
+            "note": note,
+        },
+        choose=lambda pathway, step: next_step(pathway, step, outcome.model_dump()),
         now=now,
         dashboard_url=dashboard_url,
     )
-    session.commit()
-    return Recorded(event=event, current=current)
 
 
 def skip(
@@ -354,32 +375,16 @@ def skip(
     dashboard_url: str,
 ) -> Recorded:
     """Skip a current step with a reason; the pathway takes the step's default way on."""
-    step_run, run = _refreshed(session, step_run_id)
-    pathway = definition_of(session=session, rules=rules, run=run)
-    if not _close(session, step_run_id, to=StepStatus.SKIPPED, now=now):
-        session.rollback()
-        raise Conflict(f"step {step_run_id} is not open")
-    event = record(
+    return _close_and_move_on(
         session,
-        run,
-        kind=EventKind.SKIP,
-        now=now,
+        rules=rules,
         step_run_id=step_run_id,
-        actor_id=actor_id,
-        note=reason,
-    )
-    step = pathway.step(step_run.step_key)
-    current = _move_on(
-        session,
-        run=run,
-        pathway=pathway,
-        following=default_next(pathway, step),
-        end_reason=f"{step.key}:skipped",
+        closed_as=StepStatus.SKIPPED,
+        event={"kind": EventKind.SKIP, "actor_id": actor_id, "note": reason},
+        choose=default_next,
         now=now,
         dashboard_url=dashboard_url,
     )
-    session.commit()
-    return Recorded(event=event, current=current)
 
 
 def reassign(

@@ -9,13 +9,14 @@ rebuilds from the database. Failed attempts back off, then give up visibly (`stu
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from crealux_core.domain.healing import Diagnosis, Remedy, backoff, diagnose
+from crealux_core.domain.healing import Diagnosis, Remedy, RunState, backoff, diagnose
 from crealux_core.models import PathwayRun, PathwayStatus, Role, User
 from crealux_core.services.delivery import start_flow, wake
 from crealux_core.services.errors import Forbidden, NotFound
@@ -148,6 +149,26 @@ def heal(
         result.stuck += 1
 
 
+def _diagnose(
+    session: Session,
+    run: PathwayRun,
+    states: Mapping[str, RunState],
+    *,
+    needs_flow: bool,
+    now: datetime,
+    policy: HealPolicy,
+) -> Diagnosis:
+    wait = current_wait(session=session, pathway_run_id=run.id or 0)
+    return diagnose(
+        has_flow_run=run.flow_run_id is not None,
+        state=states.get(run.flow_run_id) if run.flow_run_id else None,
+        wait_key=wait.key if wait else None,
+        needs_flow=needs_flow,
+        now=now,
+        stall=policy.stall,
+    )
+
+
 def reconcile(
     *,
     session: Session,
@@ -171,14 +192,8 @@ def reconcile(
         return result
     for run in runs:
         result.checked += 1
-        wait = current_wait(session=session, pathway_run_id=run.id or 0)
-        diagnosis = diagnose(
-            has_flow_run=run.flow_run_id is not None,
-            state=states.get(run.flow_run_id) if run.flow_run_id else None,
-            wait_key=wait.key if wait else None,
-            needs_flow=run.needs_flow_at is not None,
-            now=now,
-            stall=policy.stall,
+        diagnosis = _diagnose(
+            session, run, states, needs_flow=run.needs_flow_at is not None, now=now, policy=policy
         )
         heal(
             session=session,
@@ -221,15 +236,7 @@ def retry_pathway(
         _record_attempt(session, run, error=str(error), now=now, policy=policy)
         result.checked, result.failed = 1, 1
         return result
-    wait = current_wait(session=session, pathway_run_id=pathway_run_id)
-    diagnosis = diagnose(
-        has_flow_run=run.flow_run_id is not None,
-        state=states.get(run.flow_run_id) if run.flow_run_id else None,
-        wait_key=wait.key if wait else None,
-        needs_flow=True,
-        now=now,
-        stall=policy.stall,
-    )
+    diagnosis = _diagnose(session, run, states, needs_flow=True, now=now, policy=policy)
     result.checked = 1
     heal(
         session=session,

@@ -49,8 +49,13 @@ test: check pytest
 	if [ $$status -eq 0 ]; then $(MAKE) --no-print-directory pytest-postgres; \
 	elif [ $$status -ne 3 ]; then exit $$status; fi
 
+# The measured targets (benchmarks/README.md): each script prints its numbers and appends a JSON
+# line to benchmarks/results/<name>.json. About 25 minutes, idle_cpu's 10-minute window included.
 benchmark: setup
 	$(BIN)/python benchmarks/step_latency.py
+	$(BIN)/python benchmarks/sweeper.py
+	$(BIN)/python benchmarks/up_time.py
+	$(BIN)/python benchmarks/idle_cpu.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,11 +1,23 @@
-"""Measure the time from submitting a step to the next step being open and its email sent.
+"""Step latency: what an advisor or a partner waits for after submitting a step.
 
-Starts a real instance at the embedded default (Prefect server on SQLite, one runner serving the
-deployments, SQLite application database) plus an SMTP server that timestamps what it receives,
-enrolls participants, then for each sample completes the first step through the same service as
-the dashboard and waits for (a) the next step to be open in the database and (b) its email.
+(a) Submit to next step visible in the worklist of whoever owns it: p50/p95/max over N submits
+    (round robin over a few participants), with Prefect up (a real server and runner, the run
+    woken by the submit) and with Prefect down (the orchestrator at a closed port). Target: p95
+    under 300 ms in both.
+(b) Submit to the flow run suspended on its next wait AND the next step's mail received by a real
+    SMTP server: median over N, and in the same run, interleaved sample by sample, a bare Prefect
+    flow's resume-to-suspend (benchmarks/bare_flow.py, served by the same kind of runner with the
+    same PREFECT_RUNNER_POLL_FREQUENCY).
 
-    python benchmarks/step_latency.py --samples 20 --poll 1
+The pathways loop orientation (advisor, route "social") -> social accompaniment (partner CPAS,
+barriers lifted) -> orientation..., so any number of submits can be made on a few participants.
+The instance is what tests/e2e/conftest.py starts: a Prefect server on SQLite, a runner serving
+the deployments (crealux.launcher), a migrated SQLite database, an SMTP server (tests/smtp.py).
+
+    .venv/bin/python benchmarks/step_latency.py [--submits 50] [--mail-samples 10]
+
+Takes about 2-4 minutes. Prints the numbers and appends a JSON line to
+benchmarks/results/step_latency.json.
 """
 
 from __future__ import annotations
@@ -13,205 +25,448 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
+import sys
 import tempfile
-import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
-from aiosmtpd.controller import Controller
+from benchkit import (
+    BENCH_DIR,
+    closed_port,
+    free_port,
+    machine,
+    poll,
+    summary,
+    wait_until_load_below,
+    write_result,
+)
 
-from crealux.demo import ensure_reference_data
-from crealux.launcher import Supervisor, instance_env, start_prefect_server, start_runner
-from crealux_core.clock import utcnow
-from crealux_core.db import migrate
-from crealux_core.models import Gender, ParticipantCreate, StepStatus
-from crealux_core.runtime import Runtime
-from crealux_core.services.participants import enroll_participant
-from crealux_core.services.steps import complete_step, list_steps
-from crealux_core.services.users import get_user
-from crealux_core.settings import Settings
-
-FIRST_RECEPTION = {
-    "meeting_on": "2026-11-20",
-    "consent_given": True,
-    "referred_by": "self",
-    "expectation": "creation",
-}
+ORIENTATION, SOCIAL = "orientation", "social_accompaniment"
 
 
-class Inbox:
-    """SMTP handler that remembers when each subject arrived."""
+class TimedOrchestrator:
+    """The orchestrator port, timing the resume calls a submit makes (to split its cost)."""
 
-    def __init__(self) -> None:
-        self.arrivals: list[tuple[float, str]] = []
-        self.lock = threading.Lock()
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.spent: list[float] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        import email
-        from email import policy
+    def resume(self, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        try:
+            return self.inner.resume(**kwargs)
+        finally:
+            self.spent.append(time.monotonic() - started)
 
-        message = email.message_from_bytes(envelope.original_content, policy=policy.default)
-        with self.lock:
-            self.arrivals.append((time.perf_counter(), str(message["Subject"])))
-        return "250 OK"
-
-    def arrival(self, needle: str) -> float | None:
-        with self.lock:
-            return next((at for at, subject in self.arrivals if needle in subject), None)
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait(probe: Any, timeout: float, what: str, interval: float = 0.02) -> Any:
-    deadline = time.perf_counter() + timeout
-    while time.perf_counter() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError(what)
+@dataclass
+class Pathway:
+    participant_id: int
+    pathway_run_id: int
+    reference: str
 
 
-def open_step(runtime: Runtime, participant_id: int) -> Any:
-    with runtime.session() as session:
-        steps = list_steps(
-            session=session,
-            rules=runtime.rules,
-            user=None,
-            participant_id=participant_id,
-            status=StepStatus.OPEN,
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def decision(step_key: str, today: str) -> dict[str, Any]:
+    if step_key == ORIENTATION:
+        return {"decided_on": today, "route": "social"}
+    if step_key == SOCIAL:
+        return {"barriers_lifted": True, "sessions": 1}
+    raise ValueError(f"no answers for {step_key}")
+
+
+class Bench:
+    """One instance: Prefect server, the pathway runner, the bare-flow runner, an SMTP server."""
+
+    def __init__(self, home: Path, poll_seconds: int, timeout: float) -> None:
+        from crealux.demo import ensure_reference_data
+        from crealux.launcher import Supervisor, instance_env
+        from crealux_core.clock import utcnow
+        from crealux_core.db import migrate
+        from crealux_core.runtime import Runtime
+        from crealux_core.services.definitions import register_definitions
+        from crealux_core.settings import REPO_RULES_DIR, Settings
+
+        self.timeout = timeout
+        self.settings = Settings(
+            home=home,
+            rules_dir=REPO_RULES_DIR,
+            prefect_port=free_port(),
+            dashboard_port=free_port(),
+            smtp_port=free_port(),
+            runner_poll_seconds=poll_seconds,
         )
-    return steps[0] if steps else None
+        self.env = instance_env(self.settings)
+        os.environ.update(self.env)  # the Prefect client of this process, the rules' ${...}
+        migrate(self.settings.app_database_url)
+        self.runtime = Runtime(self.settings)
+        ensure_reference_data(self.runtime)
+        with self.runtime.session() as session:
+            register_definitions(session=session, rules=self.runtime.rules, now=utcnow())
+        self.supervisor = Supervisor(log_dir=home / "logs", env=self.env, echo=say)
+        self.smtp: Any = None
+        self.controller: Any = None
 
+    # -- start and stop --------------------------------------------------------------------------
 
-def measure(samples: int, poll: int, home: Path) -> dict[str, Any]:
-    settings = Settings(
-        home=home,
-        prefect_port=free_port(),
-        dashboard_port=free_port(),
-        smtp_port=free_port(),
-        runner_poll_seconds=poll,
-    )
-    env = instance_env(settings)
-    os.environ.update(env)
-    migrate(settings.app_database_url)
-    runtime = Runtime(settings)
-    ensure_reference_data(runtime)
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=settings.smtp_port)
-    controller.start()
-    supervisor = Supervisor(log_dir=home / "logs", env=env)
-    started = time.perf_counter()
-    try:
-        start_prefect_server(supervisor, settings)
-        start_runner(supervisor, settings)
-        startup = time.perf_counter() - started
-        participants = []
-        with runtime.session() as session:
-            advisor = get_user(session=session, username="conseillere")
-            for number in range(samples):
+    def start(self) -> None:
+        from crealux.launcher import start_prefect_server, start_runner
+        from tests.smtp import start_smtp
+
+        self.smtp, self.controller = start_smtp(self.settings.smtp_port)
+        start_prefect_server(self.supervisor, self.settings)
+        start_runner(self.supervisor, self.settings)
+        self.supervisor.start(
+            "bare-runner",
+            [sys.executable, str(BENCH_DIR / "bare_flow.py")],
+            requires=("prefect-server",),
+        )
+        self.supervisor.wait_for(
+            self._bare_deployment, timeout=self.timeout, what="the bare flow's deployment"
+        )
+
+    def stop(self) -> None:
+        try:
+            self.supervisor.stop_all()
+        finally:
+            if self.controller is not None:
+                self.controller.stop()
+            if "engine" in self.runtime.__dict__:
+                self.runtime.engine.dispose()
+
+    def _bare_deployment(self) -> bool:
+        from bare_flow import DEPLOYMENT_NAME, FLOW_NAME
+
+        try:
+            with self.runtime.orchestrator._client() as client:
+                client.read_deployment_by_name(f"{FLOW_NAME}/{DEPLOYMENT_NAME}")
+        except Exception:  # not registered yet (ObjectNotFound), or the server is starting
+            return False
+        return True
+
+    # -- pathways --------------------------------------------------------------------------------
+
+    def user(self, username: str) -> Any:
+        from crealux_core.services.users import get_user
+
+        with self.runtime.session() as session:
+            return get_user(session=session, username=username)
+
+    def prepare(self, count: int) -> list[Pathway]:
+        """Enroll participants and walk them to orientation (committed, no Prefect), then start
+        their flow runs and wait until each is suspended on its wait."""
+        from crealux.demo import demo_answers, start_flows
+        from crealux_core.clock import utcnow
+        from crealux_core.models import Gender, ParticipantCreate
+        from crealux_core.services.events import current_step
+        from crealux_core.services.participants import enroll_participant
+        from crealux_core.services.steps import submit_decision
+
+        advisor = self.user("conseillere")
+        pathways = []
+        with self.runtime.session() as session:
+            for number in range(count):
                 participant, run = enroll_participant(
                     session=session,
-                    rules=runtime.rules,
+                    rules=self.runtime.rules,
                     data=ParticipantCreate(
-                        first_name=f"Bench{number}", last_name="Mark", gender=Gender.FEMALE
+                        first_name=f"Banc{number}", last_name="Essai", gender=Gender.FEMALE
                     ),
                     advisor=advisor,
                     now=utcnow(),
-                    orchestrator=runtime.orchestrator,
+                    orchestrator=None,
+                    dashboard_url=self.settings.dashboard_url,
                 )
-                participants.append((participant.id or 0, run.flow_run_id or ""))
-        rows = []
-        for participant_id, flow_run_id in participants:
-            reference = f"P-{participant_id:05d}"
+                for _ in range(2):  # first reception, assessment
+                    step = current_step(session, run.id or 0)
+                    assert step is not None
+                    submit_decision(
+                        session=session,
+                        rules=self.runtime.rules,
+                        step_run_id=step.id or 0,
+                        actor=advisor,
+                        data=demo_answers(step.step_key, utcnow().date(), "social"),
+                        now=utcnow(),
+                        orchestrator=None,
+                        dashboard_url=self.settings.dashboard_url,
+                    )
+                pathways.append(Pathway(participant.id or 0, run.id or 0, participant.reference))
+        started = start_flows(
+            self.runtime, [p.pathway_run_id for p in pathways], self.runtime.orchestrator
+        )
+        assert started == count, f"{started} of {count} flow runs started"
+        for pathway in pathways:
+            self.wait_suspended(pathway)
+        return pathways
 
-            def suspended_on_first(pid: int = participant_id, run: str = flow_run_id) -> Any:
-                step = open_step(runtime, pid)
-                if step is None:
-                    return None
-                state, key = runtime.orchestrator.run_state(run)
-                return step if (state, key) == ("Suspended", f"step-{step.id}") else None
+    def current(self, pathway: Pathway) -> tuple[Any, str | None, str | None]:
+        """Return the pathway's current step, its run's id and its current wait's key."""
+        from crealux_core.models import PathwayRun
+        from crealux_core.services.events import current_step
+        from crealux_core.services.progress import current_wait
 
-            step = wait(suspended_on_first, 300, "first suspend", interval=0.2)
-            t0 = time.perf_counter()
-            with runtime.session() as session:
-                _, delivered = complete_step(
-                    session=session,
-                    rules=runtime.rules,
-                    step_run_id=step.id,
-                    actor=get_user(session=session, username="conseillere"),
-                    data=FIRST_RECEPTION,
-                    now=utcnow(),
-                    orchestrator=runtime.orchestrator,
-                )
-            t_submitted = time.perf_counter()
-            assert delivered, "the decision was not delivered"
-            wait(
-                lambda pid=participant_id: (
-                    getattr(open_step(runtime, pid), "step_key", None)
-                    == "socio_professional_assessment"
-                ),
-                120,
-                "next step",
+        with self.runtime.session() as session:
+            step = current_step(session, pathway.pathway_run_id)
+            run = session.get(PathwayRun, pathway.pathway_run_id)
+            wait = current_wait(session=session, pathway_run_id=pathway.pathway_run_id)
+            return step, run.flow_run_id if run else None, wait.key if wait else None
+
+    def suspended_key(self, pathway: Pathway, *, not_key: str | None = None) -> str | None:
+        """The key the pathway's run is suspended on, if it is its current wait's key."""
+        _, flow_run_id, key = self.current(pathway)
+        if flow_run_id is None or key is None or key == not_key:
+            return None
+        state, pause_key = self.runtime.orchestrator.run_state(flow_run_id)
+        return key if (state, pause_key) == ("Suspended", key) else None
+
+    def wait_suspended(self, pathway: Pathway, *, not_key: str | None = None) -> str:
+        return poll(
+            lambda: self.suspended_key(pathway, not_key=not_key),
+            timeout=self.timeout,
+            what=f"{pathway.reference} suspended on its wait",
+            interval=0.1,
+        )
+
+    def submit(self, pathway: Pathway, orchestrator: Any) -> tuple[Any, Any, float]:
+        """Submit the pathway's current step as its owner would; return (step, result, t0)."""
+        from crealux_core.clock import utcnow
+        from crealux_core.services.steps import submit_decision
+
+        step, _, _ = self.current(pathway)
+        actor = self.user("conseillere" if step.step_key == ORIENTATION else "cpas")
+        t0 = time.monotonic()
+        with self.runtime.session() as session:
+            result = submit_decision(
+                session=session,
+                rules=self.runtime.rules,
+                step_run_id=step.id,
+                actor=actor,
+                data=decision(step.step_key, utcnow().date().isoformat()),
+                now=utcnow(),
+                orchestrator=orchestrator,
+                dashboard_url=self.settings.dashboard_url,
             )
-            t_open = time.perf_counter()
-            t_mail = wait(
-                lambda ref=reference: inbox.arrival(f"Bilan socioprofessionnel - {ref}"),
-                120,
-                "email",
+        return step, result, t0
+
+    def in_worklist(self, pathway: Pathway, step_key: str, viewer: Any, after: int) -> bool:
+        from crealux_core.models import StepStatus
+        from crealux_core.services.steps import list_steps
+
+        with self.runtime.session() as session:
+            views = list_steps(
+                session=session, rules=self.runtime.rules, user=viewer, status=StepStatus.OPEN
             )
-            rows.append(
-                {
-                    "submit_s": t_submitted - t0,
-                    "next_step_open_s": t_open - t0,
-                    "email_s": t_mail - t0,
-                    "total_s": max(t_open, t_mail) - t0,
-                }
+        return any(
+            v.participant_id == pathway.participant_id and v.step_key == step_key and v.id > after
+            for v in views
+        )
+
+    # -- (a) submit -> next step in the worklist -------------------------------------------------
+
+    def worklist_latency(
+        self, pathways: list[Pathway], submits: int, orchestrator: Any, *, prefect_up: bool
+    ) -> dict[str, Any]:
+        viewers = {ORIENTATION: self.user("conseillere"), SOCIAL: self.user("cpas")}
+        visible, submit_only, woken = [], [], 0
+        timed = TimedOrchestrator(orchestrator)
+        for number in range(submits):
+            pathway = pathways[number % len(pathways)]
+            if prefect_up:  # the run waits, as it does when nobody is hurrying it (untimed)
+                self.wait_suspended(pathway)
+            step, result, t0 = self.submit(pathway, timed)
+            t_submit = time.monotonic()
+            following = SOCIAL if step.step_key == ORIENTATION else ORIENTATION
+
+            def seen(p: Pathway = pathway, k: str = following, after: int = step.id) -> bool:
+                return self.in_worklist(p, k, viewers[k], after)
+
+            poll(
+                seen,
+                timeout=self.timeout,
+                what="the next step in the worklist",
+                interval=0.005,
             )
-            print(f"  {reference}: " + ", ".join(f"{k}={v:.2f}" for k, v in rows[-1].items()))
-    finally:
-        supervisor.stop_all()
-        controller.stop()
-    totals = sorted(row["total_s"] for row in rows)
-    return {
-        "samples": len(rows),
-        "runner_poll_seconds": poll,
-        "startup_s": round(startup, 2),
-        "median_total_s": round(statistics.median(totals), 3),
-        "p90_total_s": round(totals[int(0.9 * (len(totals) - 1))], 3),
-        "min_total_s": round(totals[0], 3),
-        "max_total_s": round(totals[-1], 3),
-        "median_submit_s": round(statistics.median(r["submit_s"] for r in rows), 3),
-        "median_next_step_open_s": round(statistics.median(r["next_step_open_s"] for r in rows), 3),
-        "median_email_s": round(statistics.median(r["email_s"] for r in rows), 3),
-    }
+            visible.append(time.monotonic() - t0)
+            submit_only.append(t_submit - t0)
+            woken += bool(result.woken)
+        return {
+            "visible_s": summary(visible),
+            "submit_s": summary(submit_only),
+            "of_which_resume_call_s": summary(timed.spent),
+            "woken": woken,
+            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        }
+
+    # -- (b) submit -> suspended on the next wait and mail received; the bare flow beside it -----
+
+    def mail_after(self, pathway: Pathway, step_key: str, since: float) -> float | None:
+        title = self.runtime.rules.pathway().step(step_key).title
+        subject = f"CREALux - {title} - {pathway.reference}"
+        arrivals = [
+            mail.at
+            for mail in list(self.smtp.received)
+            if mail.at >= since and str(mail.message["Subject"]) == subject
+        ]
+        return min(arrivals) if arrivals else None
+
+    def pathway_sample(self, pathway: Pathway) -> dict[str, float]:
+        old_key = self.wait_suspended(pathway)
+        step, result, t0 = self.submit(pathway, self.runtime.orchestrator)
+        assert result.woken, "the submit did not wake the waiting run"
+        following = SOCIAL if step.step_key == ORIENTATION else ORIENTATION
+        self.wait_suspended(pathway, not_key=old_key)
+        t_suspended = time.monotonic()
+        t_mail = poll(
+            lambda: self.mail_after(pathway, following, t0),
+            timeout=self.timeout,
+            what="the next step's mail",
+            interval=0.05,
+        )
+        return {
+            "suspended_s": t_suspended - t0,
+            "mail_s": t_mail - t0,
+            "both_s": max(t_suspended, t_mail) - t0,
+        }
+
+    def start_bare(self) -> tuple[str, str]:
+        from bare_flow import DEPLOYMENT_NAME, FLOW_NAME
+
+        with self.runtime.orchestrator._client() as client:
+            deployment = client.read_deployment_by_name(f"{FLOW_NAME}/{DEPLOYMENT_NAME}")
+            run = client.create_flow_run_from_deployment(deployment.id)
+        flow_run_id = str(run.id)
+        key = poll(
+            lambda: self._bare_key(flow_run_id, None),
+            timeout=self.timeout,
+            what="the bare flow suspended",
+            interval=0.1,
+        )
+        return flow_run_id, key
+
+    def _bare_key(self, flow_run_id: str, old: str | None) -> str | None:
+        state, key = self.runtime.orchestrator.run_state(flow_run_id)
+        return key if state == "Suspended" and key and key != old else None
+
+    def bare_sample(self, flow_run_id: str, key: str, number: int) -> tuple[float, str]:
+        """Resume the bare flow (read its state, resume: what waking a pathway does)."""
+        t0 = time.monotonic()
+        with self.runtime.orchestrator._client() as client:
+            state = client.read_flow_run(UUID(flow_run_id)).state
+            assert state is not None and state.state_details.pause_key == key
+            client.resume_flow_run(UUID(flow_run_id), run_input={"n": number})
+        new_key = poll(
+            lambda: self._bare_key(flow_run_id, key),
+            timeout=self.timeout,
+            what="the bare flow suspended again",
+            interval=0.1,
+        )
+        return time.monotonic() - t0, new_key
+
+    def suspend_latency(self, pathways: list[Pathway], samples: int) -> dict[str, Any]:
+        flow_run_id, key = self.start_bare()
+        rows: list[dict[str, float]] = []
+        bare: list[float] = []
+        for number in range(samples):  # interleaved, so that both see the same machine
+            rows.append(self.pathway_sample(pathways[number % len(pathways)]))
+            seconds, key = self.bare_sample(flow_run_id, key, number)
+            bare.append(seconds)
+            say(
+                f"  sample {number + 1}/{samples}: pathway suspended {rows[-1]['suspended_s']:.2f}"
+                f" s, mail {rows[-1]['mail_s']:.2f} s; bare flow {seconds:.2f} s"
+            )
+
+        def median(values: list[float]) -> float:
+            return round(statistics.median(values), 3)
+
+        return {
+            "pathway_suspended_and_mail_s": summary([r["both_s"] for r in rows]),
+            "pathway_suspended_s": summary([r["suspended_s"] for r in rows]),
+            "pathway_mail_s": summary([r["mail_s"] for r in rows]),
+            "bare_resume_to_suspend_s": summary(bare),
+            "median_pathway_minus_bare_s": round(
+                median([r["both_s"] for r in rows]) - median(bare), 3
+            ),
+            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        }
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--samples", type=int, default=20)
-    parser.add_argument("--poll", type=int, nargs="+", default=[1], help="runner poll seconds")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/step_latency.json"))
+    parser.add_argument("--submits", type=int, default=50, help="(a) submits per case")
+    parser.add_argument("--mail-samples", type=int, default=10, help="(b) samples of each")
+    parser.add_argument("--participants", type=int, default=5, help="submits go round robin")
+    parser.add_argument("--poll", type=int, default=1, help="runner poll seconds (default 1)")
+    parser.add_argument("--timeout", type=float, default=120, help="for any one wait, seconds")
+    parser.add_argument("--quiet-load", type=float, default=2.0, help="wait for a load below")
+    parser.add_argument("--patience", type=float, default=0, help="...at most this long (s)")
+    parser.add_argument("--keep", action="store_true", help="keep the data directory")
     args = parser.parse_args()
-    results = []
-    for poll in args.poll:
-        with tempfile.TemporaryDirectory(prefix="crealux-bench-") as home:
-            print(f"runner poll {poll} s, {args.samples} samples")
-            results.append(measure(args.samples, poll, Path(home)))
-            print(json.dumps(results[-1], indent=2))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
+
+    wait_until_load_below(args.quiet_load, patience=args.patience, say=say)
+    home = Path(tempfile.mkdtemp(prefix="crealux-bench-latency-"))
+    result: dict[str, Any] = {"machine": machine(), "args": vars(args)}
+    bench = Bench(home, args.poll, args.timeout)
+    try:
+        say(f"starting a Prefect server, the runner and the bare-flow runner ({home})")
+        t = time.monotonic()
+        bench.start()
+        say(f"  up in {time.monotonic() - t:.1f} s; enrolling {args.participants} participants")
+        pathways = bench.prepare(args.participants)
+
+        say(f"(a) {args.submits} submits, Prefect up")
+        up = bench.worklist_latency(
+            pathways, args.submits, bench.runtime.orchestrator, prefect_up=True
+        )
+        say("    " + json.dumps(up))
+
+        say(f"(b) {args.mail_samples} samples: submit -> suspended + mail, bare flow beside it")
+        suspend = bench.suspend_latency(pathways, args.mail_samples)
+        say("    " + json.dumps(suspend))
+
+        from crealux_core.orchestration import PrefectOrchestrator
+
+        down_orchestrator = PrefectOrchestrator(f"http://127.0.0.1:{closed_port()}/api")
+        say(f"(a) {args.submits} submits, Prefect down (orchestrator at a closed port)")
+        down = bench.worklist_latency(pathways, args.submits, down_orchestrator, prefect_up=False)
+        say("    " + json.dumps(down))
+        result.update(
+            worklist_prefect_up=up,
+            worklist_prefect_down=down,
+            suspend_and_mail=suspend,
+            target_p95_s=0.3,
+            meets_target=up["visible_s"]["p95"] < 0.3 and down["visible_s"]["p95"] < 0.3,
+        )
+    except KeyboardInterrupt:
+        say("interrupted: stopping what was started")
+        return 130
+    finally:
+        bench.stop()
+        if not args.keep:
+            shutil.rmtree(home, ignore_errors=True)
+    result["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    path = write_result("step_latency", result)
+    say(
+        f"worklist p95: Prefect up {up['visible_s']['p95'] * 1000:.0f} ms, down"
+        f" {down['visible_s']['p95'] * 1000:.0f} ms (target 300 ms); submit -> suspended + mail:"
+        f" median {suspend['pathway_suspended_and_mail_s']['p50']:.2f} s, bare flow"
+        f" {suspend['bare_resume_to_suspend_s']['p50']:.2f} s; load {result['machine']['loadavg']}"
+        f" -> {result['machine']['loadavg_end']} ({path})"
+    )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

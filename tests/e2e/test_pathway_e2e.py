@@ -1,320 +1,252 @@
-"""A participant's pathway on the real components: Prefect server, runner, SQLite, SMTP."""
+"""A participant's pathway on the real components: Prefect server, runner, maintainer, SQLite,
+SMTP. A decision moves the pathway on when it is committed; the flow run catches up behind it,
+sends what is queued and suspends on a new key; Prefect only ever sees ids."""
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+from typing import Any
+from uuid import UUID
 
 import pytest
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterId,
+    LogFilter,
+    LogFilterFlowRunId,
+)
+from prefect.client.schemas.responses import SetStateStatus
 from sqlmodel import select
 
-from crealux_core.clock import utcnow
-from crealux_core.models import (
-    Decision,
-    Gender,
-    Notification,
-    NotificationStatus,
-    ParticipantCreate,
-    StepRun,
-    StepStatus,
-)
-from crealux_core.services.delivery import reconcile
-from crealux_core.services.participants import enroll_participant
-from crealux_core.services.steps import complete_step, list_steps, record_decision
+from crealux_core.models import PathwayEvent, StepRun, StepStatus
+from crealux_core.services.steps import list_steps
 from crealux_core.services.users import get_user
-from tests.e2e.conftest import Instance, wait_for
+from tests.e2e.conftest import (
+    ADVISOR,
+    Instance,
+    all_sent,
+    answers,
+    decide,
+    enroll,
+    mails_about,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
-FIRST_RECEPTION = {
-    "meeting_on": "2026-11-20",
-    "consent_given": True,
-    "referred_by": "forem",
-    "expectation": "creation",
-}
-ASSESSMENT = {
-    "assessed_on": "2026-11-21",
-    "labour_status": "long_term_unemployed",
-    "education_level": "isced_3_4",
-    "barrier_housing": False,
-    "barrier_health": False,
-    "barrier_mobility": True,
-    "barrier_childcare": False,
-    "barrier_debt": False,
-    "project_maturity": "outline",
-}
-INTAKE_MAILBOX = "accueil@integraplus.example"
 
-
-def enroll(instance: Instance, first_name: str) -> tuple[int, str]:
-    runtime = instance.runtime
+def step_rows(instance: Instance, pathway_run_id: int) -> list[tuple[int, str, StepStatus]]:
     with instance.session() as session:
-        participant, run = enroll_participant(
-            session=session,
-            rules=runtime.rules,
-            data=ParticipantCreate(first_name=first_name, last_name="E2E", gender=Gender.FEMALE),
-            advisor=get_user(session=session, username="conseillere"),
-            now=utcnow(),
-            orchestrator=runtime.orchestrator,
-        )
-    assert run.flow_run_id is not None
-    return participant.id or 0, run.flow_run_id
+        rows = session.exec(
+            select(StepRun.seq, StepRun.step_key, StepRun.status).where(
+                StepRun.pathway_run_id == pathway_run_id
+            )
+        ).all()
+    return sorted((seq, key, StepStatus(status)) for seq, key, status in rows)
 
 
-def open_step(instance: Instance, participant_id: int):  # type: ignore[no-untyped-def]
+def open_step_ids(instance: Instance, username: str) -> list[int]:
     with instance.session() as session:
         steps = list_steps(
             session=session,
             rules=instance.runtime.rules,
-            user=None,
-            participant_id=participant_id,
+            user=get_user(session=session, username=username),
             status=StepStatus.OPEN,
-        )
-    return steps[0] if steps else None
-
-
-def waiting_step(instance: Instance, participant_id: int, step_key: str, flow_run_id: str):  # type: ignore[no-untyped-def]
-    """Wait until the participant's run is Suspended on the open step `step_key`."""
-
-    def probe():  # type: ignore[no-untyped-def]
-        step = open_step(instance, participant_id)
-        if (
-            step
-            and step.step_key == step_key
-            and instance.suspended_on(flow_run_id, f"step-{step.id}")
-        ):
-            return step
-        return None
-
-    return wait_for(probe, timeout=90, what=f"the run to wait on {step_key}")
-
-
-def mails_about(instance: Instance, mailbox: str, reference: str) -> list[str]:
-    return [s for s in instance.smtp.subjects(mailbox) if reference in s]
-
-
-def complete(instance: Instance, step_id: int, data: dict) -> bool:
-    with instance.session() as session:
-        _, delivered = complete_step(
-            session=session,
-            rules=instance.runtime.rules,
-            step_run_id=step_id,
-            actor=get_user(session=session, username="conseillere"),
-            data=data,
-            note="Entretien positif.",
-            now=utcnow(),
-            orchestrator=instance.runtime.orchestrator,
-        )
-    return delivered
-
-
-def step_rows(instance: Instance, participant_id: int) -> list[tuple[int, str, StepStatus]]:
-    with instance.session() as session:
-        steps = list_steps(
-            session=session, rules=instance.runtime.rules, user=None, participant_id=participant_id
-        )
-    return sorted((s.seq, s.step_key, s.status) for s in steps)
-
-
-def test_completing_a_step_resumes_the_run_opens_the_next_step_and_emails_the_partner(
-    instance: Instance,
-) -> None:
-    participant_id, flow_run_id = enroll(instance, "Alice")
-    reference = f"P-{participant_id:05d}"
-    first = waiting_step(instance, participant_id, "first_reception", flow_run_id)
-    wait_for(lambda: mails_about(instance, INTAKE_MAILBOX, reference), what="the first email")
-
-    assert complete(instance, first.id, FIRST_RECEPTION) is True
-
-    second = waiting_step(instance, participant_id, "socio_professional_assessment", flow_run_id)
-    assert second.flow_run_id == flow_run_id
-    mails = wait_for(
-        lambda: [s for s in mails_about(instance, INTAKE_MAILBOX, reference) if "Bilan" in s],
-        what="the email about the assessment",
-    )
-    assert len(mails) == 1
-    advisor_steps = list_steps_for(instance, "conseillere")
-    assert second.id in advisor_steps and first.id not in advisor_steps
-
-
-def list_steps_for(instance: Instance, username: str) -> list[int]:
-    with instance.session() as session:
-        user = get_user(session=session, username=username)
-        steps = list_steps(
-            session=session, rules=instance.runtime.rules, user=user, status=StepStatus.OPEN
         )
     return [step.id for step in steps]
 
 
-def test_the_reruns_after_each_resume_open_nothing_twice_and_send_nothing_twice(
+def test_a_decision_moves_the_pathway_on_at_once_and_the_run_catches_up_on_a_new_key(
     instance: Instance,
 ) -> None:
-    participant_id, flow_run_id = enroll(instance, "Bruno")
+    participant_id, pathway_run_id = enroll(instance, "Alice")
     reference = f"P-{participant_id:05d}"
-    first = waiting_step(instance, participant_id, "first_reception", flow_run_id)
-    complete(instance, first.id, FIRST_RECEPTION)
-    second = waiting_step(instance, participant_id, "socio_professional_assessment", flow_run_id)
-    complete(instance, second.id, ASSESSMENT)
-    waiting_step(instance, participant_id, "orientation", flow_run_id)
+    first = instance.wait_until_waiting(pathway_run_id, "first_reception")
+    wait_for(lambda: all_sent(instance, pathway_run_id, 1), what="the first email")
 
-    # the flow ran from the top three times; each step exists once, each email went once
-    assert step_rows(instance, participant_id) == [
+    submitted = decide(instance, first.step_id, answers("first_reception"))
+
+    # when submit returns, the next step is open and in the advisor's worklist: no waiting
+    assert submitted.woken is True
+    assert step_rows(instance, pathway_run_id) == [
+        (1, "first_reception", StepStatus.COMPLETED),
+        (2, "socio_professional_assessment", StepStatus.OPEN),
+    ]
+    worklist = open_step_ids(instance, ADVISOR)
+    assert submitted.current_step_id in worklist and first.step_id not in worklist
+
+    # the run was resumed with the event's id, and waits again, on a new key of the same run
+    second = instance.wait_until_waiting(
+        pathway_run_id, "socio_professional_assessment", after=first
+    )
+    assert second.step_id == submitted.current_step_id
+    assert second.key != first.key
+    assert (second.flow_run_id, second.generation) == (first.flow_run_id, 0)
+    wait_for(lambda: all_sent(instance, pathway_run_id, 2), what="the assessment's email")
+    assert len(mails_about(instance, reference, "Bilan")) == 1  # the partner is told once
+
+    # one more decision: the flow runs from the top a third time
+    decided = decide(instance, second.step_id, answers("socio_professional_assessment"))
+    assert decided.woken is True
+    third = instance.wait_until_waiting(pathway_run_id, "orientation", after=second)
+    assert (third.flow_run_id, third.generation) == (first.flow_run_id, 0)
+
+    # each step exists once, each email went once, each wait had its own key and fired once
+    assert step_rows(instance, pathway_run_id) == [
         (1, "first_reception", StepStatus.COMPLETED),
         (2, "socio_professional_assessment", StepStatus.COMPLETED),
         (3, "orientation", StepStatus.OPEN),
     ]
-    wait_for(lambda: len(mails_about(instance, INTAKE_MAILBOX, reference)) >= 3, what="3 emails")
-    subjects = mails_about(instance, INTAKE_MAILBOX, reference)
-    assert len(subjects) == 3 and len(set(subjects)) == 3
-    with instance.session() as session:
-        pathway_run_id = session.exec(
-            select(StepRun.pathway_run_id).where(StepRun.id == first.id)
-        ).one()
-        statuses = session.exec(
-            select(Notification.status).where(Notification.pathway_run_id == pathway_run_id)
-        ).all()
-    assert statuses == [NotificationStatus.SENT] * 3
-
-
-def test_a_decision_survives_a_crash_between_commit_and_resume(instance: Instance) -> None:
-    participant_id, flow_run_id = enroll(instance, "Chloé")
-    first = waiting_step(instance, participant_id, "first_reception", flow_run_id)
-    with instance.session() as session:
-        # the dashboard commits, then its process dies before it can resume the run
-        decision = record_decision(
-            session=session,
-            rules=instance.runtime.rules,
-            step_run_id=first.id,
-            actor=get_user(session=session, username="conseillere"),
-            data=FIRST_RECEPTION,
-            note="Saisi juste avant la panne.",
-            now=utcnow(),
-        )
-    assert instance.suspended_on(flow_run_id, f"step-{first.id}")  # the run still waits
-
-    with instance.session() as session:
-        done = reconcile(session=session, orchestrator=instance.runtime.orchestrator, now=utcnow())
-    assert done.delivered >= 1
-
-    waiting_step(instance, participant_id, "socio_professional_assessment", flow_run_id)
-    with instance.session() as session:
-        stored = session.get(Decision, decision.id)
-        assert stored is not None
-        assert stored.delivered_at is not None and stored.applied_at is not None
-        assert stored.note == "Saisi juste avant la panne."
-
-
-def test_the_server_refuses_a_resume_that_does_not_fit_the_step(instance: Instance) -> None:
-    participant_id, flow_run_id = enroll(instance, "Damien")
-    first = waiting_step(instance, participant_id, "first_reception", flow_run_id)
-    from crealux_core.services.ports import OrchestrationError
-
-    with pytest.raises(OrchestrationError, match=r"(?i)reject|invalid|valid"):
-        instance.runtime.orchestrator.resume_step(
-            flow_run_id=flow_run_id,
-            suspend_key=f"step-{first.id}",
-            run_input={"decision_id": 1, "outcome": {**FIRST_RECEPTION, "consent_given": "maybe"}},
-        )
-    assert instance.suspended_on(flow_run_id, f"step-{first.id}")
-
-
-def test_the_cli_enrolls_lists_and_completes_with_json(instance: Instance) -> None:
-    def crealux(*args: str) -> dict | list:
-        result = subprocess.run(
-            [sys.executable, "-m", "crealux.cli", *args, "--json"],
-            env=instance.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr + result.stdout
-        return json.loads(result.stdout)
-
-    enrolled = crealux(
-        "participant",
-        "enroll",
-        "--first-name",
-        "Eva",
-        "--last-name",
-        "Cli",
-        "--gender",
-        "female",
-        "--advisor",
-        "conseillere",
-    )
-    assert isinstance(enrolled, dict) and enrolled["flow_run_id"]
-    participant_id = enrolled["participant_id"]
-    step = waiting_step(instance, participant_id, "first_reception", enrolled["flow_run_id"])
-    listed = crealux("step", "list", "--participant", str(participant_id), "--status", "open")
-    assert listed == [
-        {
-            **listed[0],
-            "id": step.id,
-            "step_key": "first_reception",
-            "status": "open",
-            "flow_run_id": enrolled["flow_run_id"],
-            "participant_id": participant_id,
-        }
+    wait_for(lambda: all_sent(instance, pathway_run_id, 3), what="three notifications sent")
+    subjects = mails_about(instance, reference)
+    assert len(subjects) == 3 and len(set(subjects)) == 3, subjects
+    assert [n.attempts for n in instance.notifications(pathway_run_id)] == [1, 1, 1]
+    waits = instance.waits(pathway_run_id)
+    assert [wait.key for wait in waits] == [first.key, second.key, third.key]
+    assert [wait.woken_by_event_id for wait in waits] == [
+        submitted.event_id,
+        decided.event_id,
+        None,
     ]
-    done = crealux(
-        "step",
-        "complete",
-        str(step.id),
-        "--data",
-        json.dumps(FIRST_RECEPTION),
-        "--as",
-        "conseillere",
-    )
-    assert done == {"step_id": step.id, "decision_id": done["decision_id"], "delivered": True}
-    waiting_step(instance, participant_id, "socio_professional_assessment", enrolled["flow_run_id"])
 
-    refused = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "crealux.cli",
-            "step",
-            "complete",
-            str(step.id),
-            "--data",
-            json.dumps(FIRST_RECEPTION),
-            "--json",
-        ],
-        env=instance.env,
+
+def test_the_server_refuses_a_malformed_resume_envelope(instance: Instance) -> None:
+    _, pathway_run_id = enroll(instance, "Damien")
+    waiting = instance.wait_until_waiting(pathway_run_id, "first_reception")
+    with instance.session() as session:
+        event_id = session.exec(
+            select(PathwayEvent.id).where(PathwayEvent.pathway_run_id == pathway_run_id)
+        ).first()
+    malformed: list[dict[str, Any]] = [
+        {"event_id": event_id, "outcome": answers("first_reception")},  # the outcome stays home
+        {"event_id": "x"},
+        {"event_id": 0},
+        {"decision_id": event_id},
+    ]
+    with instance.prefect() as client:
+        for run_input in malformed:
+            response = client.resume_flow_run(UUID(waiting.flow_run_id), run_input=run_input)
+            assert response.status is not SetStateStatus.ACCEPT, run_input
+            assert "validat" in str(response.details).lower(), response.details
+    # nothing moved: the run waits on the same key, which has not fired
+    assert instance.waiting(pathway_run_id) == waiting
+    assert [wait.fired_at for wait in instance.waits(pathway_run_id)] == [None]
+
+
+def crealux(instance: Instance, *args: str, env: dict[str, str] | None = None) -> tuple[int, Any]:
+    result = subprocess.run(
+        [sys.executable, "-m", "crealux.cli", *args, "--json"],
+        env={**instance.env, **(env or {})},
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-    assert refused.returncode == 2
-    assert "already completed" in json.loads(refused.stdout)["error"]
+    try:
+        return result.returncode, json.loads(result.stdout)
+    except json.JSONDecodeError:
+        raise AssertionError(f"not JSON (exit {result.returncode}):\n{result}") from None
 
 
-def test_the_scheduled_reconcile_flow_delivers_what_was_not_delivered(instance: Instance) -> None:
-    from prefect.client.orchestration import SyncPrefectClient
+def test_the_cli_enrolls_lists_and_completes_with_json(instance: Instance) -> None:
+    code, enrolled = crealux(
+        instance,
+        *("participant", "enroll", "--first-name", "Eva", "--last-name", "Cli"),
+        *("--gender", "female", "--as", ADVISOR),
+    )
+    assert code == 0, enrolled
+    assert enrolled["flow_run_id"] and enrolled["current_step_id"]
+    pathway_run_id = enrolled["pathway_run_id"]
+    first = instance.wait_until_waiting(pathway_run_id, "first_reception")
+    assert first.step_id == enrolled["current_step_id"]
 
-    participant_id, flow_run_id = enroll(instance, "Fanny")
-    first = waiting_step(instance, participant_id, "first_reception", flow_run_id)
-    assert flow_run_id in {run.flow_run_id for run in instance.runtime.orchestrator.waiting_runs()}
+    code, listed = crealux(
+        instance,
+        *("step", "list", "--participant", str(enrolled["participant_id"]), "--status", "open"),
+        env={"CREALUX_USER": ADVISOR},  # who acts, from the environment
+    )
+    assert code == 0, listed
+    assert [(s["id"], s["step_key"], s["status"]) for s in listed] == [
+        (first.step_id, "first_reception", "open")
+    ]
+    assert listed[0]["participant"] == enrolled["reference"]
+
+    data = json.dumps(answers("first_reception"))
+    complete = ("step", "complete", str(first.step_id), "--data", data, "--as", ADVISOR)
+    code, done = crealux(instance, *complete)
+    assert code == 0, done
+    assert done["woken"] is True and done["current_step_id"] != first.step_id
     with instance.session() as session:
-        record_decision(
-            session=session,
-            rules=instance.runtime.rules,
-            step_run_id=first.id,
-            actor=get_user(session=session, username="conseillere"),
-            data=FIRST_RECEPTION,
-            note=None,
-            now=utcnow(),
+        following = session.get(StepRun, done["current_step_id"])
+        assert following is not None and following.status is StepStatus.OPEN  # at once
+
+    code, again = crealux(instance, *complete)
+    assert (code, again["code"]) == (5, 5), again  # already done: says by whom and when
+    assert again["decided_by"] and again["decided_at"]
+    second = instance.wait_until_waiting(
+        pathway_run_id, "socio_professional_assessment", after=first
+    )
+    assert second.step_id == done["current_step_id"]
+
+
+def test_prefect_sees_the_passes_as_tasks_and_never_a_name(instance: Instance) -> None:
+    first_name, last_name, municipality = "Zénobie", "Quincampoix", "Wéris-sur-Ourthe"
+    # The maintainer sends whatever is queued within a tick; stopped, it leaves the sending to
+    # the flow run, whose task runs the Prefect UI then shows.
+    with instance.stopped("maintainer", signal.SIGTERM):
+        _, pathway_run_id = enroll(instance, first_name, last_name, municipality)
+        first = instance.wait_until_waiting(pathway_run_id, "first_reception")
+        decide(instance, first.step_id, answers("first_reception"))
+        second = instance.wait_until_waiting(
+            pathway_run_id, "socio_professional_assessment", after=first
         )
-    with SyncPrefectClient(instance.runtime.settings.prefect_url) as client:
-        deployment = client.read_deployment_by_name("reconcile/reconcile")
-        reconcile_run = client.create_flow_run_from_deployment(deployment.id)
+        wait_for(lambda: all_sent(instance, pathway_run_id, 2), what="both notifications sent")
+    notification_ids = [n.id for n in instance.notifications(pathway_run_id)]
 
-        def finished() -> str | None:
-            state = client.read_flow_run(reconcile_run.id).state
-            return state.name if state and state.is_final() else None
+    with instance.prefect() as client:
+        flow_run = client.read_flow_run(UUID(second.flow_run_id))
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id])), limit=200
+        )
+        inputs = client.filter_flow_run_input(flow_run.id, "", limit=200, exclude_keys=set())
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run.id])), limit=200
+        )
 
-        assert wait_for(finished, timeout=90, what="the reconcile flow run") == "Completed"
-    waiting_step(instance, participant_id, "socio_professional_assessment", flow_run_id)
+    # the Prefect UI shows what each pass did, by name
+    names = [task_run.name for task_run in task_runs]
+    for prefix in ("acknowledge-events", "apply-deadlines", "record-wake"):
+        assert any(name.startswith(prefix) for name in names), (prefix, names)
+    sent_by_flow = sorted(name for name in names if name.startswith("send-notification-"))
+    assert sent_by_flow == sorted(f"send-notification-{i}" for i in notification_ids), names
+
+    # ids only: the run's name, tags, parameters, task runs, stored inputs and logs
+    assert flow_run.name == f"pathway-{pathway_run_id}"
+    assert flow_run.parameters == {"pathway_run_id": pathway_run_id, "generation": 0}
+    assert {input_.key for input_ in inputs} >= {f"suspended-{first.key}-response"}
+    resumed_with = json.loads(client_value(inputs, f"suspended-{first.key}-response"))
+    assert set(resumed_with) == {"event_id"}
+    seen_by_prefect = json.dumps(
+        {
+            "name": flow_run.name,
+            "tags": flow_run.tags,
+            "parameters": flow_run.parameters,
+            "state": flow_run.state.model_dump(mode="json") if flow_run.state else None,
+            "task_runs": [
+                {"name": t.name, "tags": t.tags, "inputs": str(t.task_inputs)} for t in task_runs
+            ],
+            "inputs": {input_.key: input_.value for input_ in inputs},
+            "logs": [log.message for log in logs],
+        },
+        ensure_ascii=False,
+    ).lower()
+    for personal in (first_name, last_name, municipality):
+        assert personal.lower() not in seen_by_prefect
+    assert "entretien positif" not in seen_by_prefect  # the decision's note stays home
+
+
+def client_value(inputs: list[Any], key: str) -> str:
+    return next(str(input_.value) for input_ in inputs if input_.key == key)

@@ -1,44 +1,36 @@
-"""`crealux up` as a newcomer runs it: everything starts, demo data loads, Ctrl-C stops it all,
-and a second start reuses the data."""
+"""`crealux up` as a newcomer runs it: everything starts, the demo loads in seconds and its
+pathways' flow runs catch up behind it, a decision moves a pathway on, Ctrl-C stops it all.
+
+The fresh start itself is the session's `demo_up` fixture (conftest.py), which also measures
+it (run with -s to see the numbers). A second start on the same data, with Prefect's database
+lost in between, is in test_healing.py; each process killed in turn and restarted, in
+test_launcher.py.
+"""
 
 from __future__ import annotations
 
 import json
-import signal
+import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
-from tests.conftest import clean_environ, free_port
-from tests.e2e.test_pathway_e2e import FIRST_RECEPTION
+from crealux_core.models import Notification, NotificationStatus
+from tests.e2e.conftest import (
+    DEMO_PARTICIPANTS,
+    DemoUp,
+    all_waiting,
+    answers,
+    pathway_waiting,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
-
-
-def start_up(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "crealux.cli", "up"],
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-
-
-def wait_for_line(log: Path, process: subprocess.Popen[bytes], needle: str, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        text = log.read_text(encoding="utf-8", errors="replace")
-        if needle in text:
-            return text
-        if process.poll() is not None:
-            raise AssertionError(f"crealux up exited {process.returncode}:\n{text}")
-        time.sleep(0.5)
-    raise AssertionError(f"no {needle!r} after {timeout} s:\n{log.read_text()}")
 
 
 def http_status(url: str) -> int:
@@ -47,15 +39,8 @@ def http_status(url: str) -> int:
 
 
 def port_closed(port: int) -> bool:
-    import socket
-
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) != 0
-
-
-def stop(process: subprocess.Popen[bytes]) -> int:
-    process.send_signal(signal.SIGINT)
-    return process.wait(timeout=60)
 
 
 def cli(env: dict[str, str], *args: str) -> Any:
@@ -64,75 +49,72 @@ def cli(env: dict[str, str], *args: str) -> Any:
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout)
 
 
-def open_steps(env: dict[str, str]) -> list[dict]:
-    return cli(env, "step", "list", "--status", "open")
-
-
-def test_up_starts_everything_loads_the_demo_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in ("prefect", "dashboard", "smtp")}
-    env = {
-        **clean_environ(),
-        "CREALUX_HOME": str(tmp_path / "home"),
-        "CREALUX_PREFECT_PORT": str(ports["prefect"]),
-        "CREALUX_DASHBOARD_PORT": str(ports["dashboard"]),
-        "CREALUX_SMTP_PORT": str(ports["smtp"]),
-    }
-    log = tmp_path / "up.log"
-    process = start_up(env, log)
+def test_up_starts_everything_loads_the_demo_and_stops_on_ctrl_c(
+    demo_up: DemoUp, tmp_path: Path
+) -> None:
+    up, runtime = demo_up.up, demo_up.runtime
+    print(
+        f"\ncrealux up on a fresh home: dashboard answering after {demo_up.dashboard_after:.1f} s,"
+        f" every demo participant waiting on their step after {demo_up.waiting_after:.1f} s"
+    )
+    assert "démonstration" in demo_up.first_output  # a fresh home: demo mode
+    assert f"http://127.0.0.1:{up.ports['dashboard']}" in demo_up.first_output
+    assert f"http://127.0.0.1:{up.ports['prefect']}" in demo_up.first_output
+    demo_up.ensure_running(tmp_path / "up.log")  # if test_healing.py ran first and stopped it
     try:
-        output = wait_for_line(log, process, "Ctrl-C", timeout=420)
-        assert f"http://127.0.0.1:{ports['dashboard']}" in output
-        assert f"http://127.0.0.1:{ports['prefect']}" in output
-        assert http_status(f"http://127.0.0.1:{ports['dashboard']}/_stcore/health") == 200
-        assert http_status(f"http://127.0.0.1:{ports['prefect']}/api/health") == 200
-        steps = open_steps(env)
-        assert len({step["participant_id"] for step in steps}) == 12
-        assert {"first_reception", "socio_professional_assessment", "orientation"} <= {
-            step["step_key"] for step in steps
-        }
-        assert len(list((tmp_path / "home" / "mail").glob("*.eml"))) >= 12
-    finally:
-        code = stop(process)
-    assert code == 0
-    assert all(port_closed(port) for port in ports.values())
+        assert http_status(up.dashboard_health) == 200
+        assert http_status(f"http://127.0.0.1:{up.ports['prefect']}/api/health") == 200
 
-    log_again = tmp_path / "up-again.log"
-    process = start_up(env, log_again)
-    try:
-        output = wait_for_line(log_again, process, "Ctrl-C", timeout=300)
-        assert "démonstration" not in output  # the data was reused, not loaded again
-        assert {step["id"] for step in open_steps(env)} == {step["id"] for step in steps}
-        # a pathway suspended before the restart still moves on
-        waiting = next(step for step in steps if step["step_key"] == "first_reception")
-        completed = cli(
-            env,
-            "step",
-            "complete",
-            str(waiting["id"]),
-            "--as",
-            "conseillere",
-            "--data",
-            json.dumps(FIRST_RECEPTION),
+        # the demo was committed before any process started; the flow runs caught up behind
+        waiting = wait_for(
+            lambda: all_waiting(runtime, demo_up.pathways),
+            timeout=60,
+            what="every demo pathway to wait on its step",
+            interval=0.5,
         )
-        assert completed["delivered"] is True
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            keys = {
-                s["step_key"]
-                for s in open_steps(env)
-                if s["participant_id"] == waiting["participant_id"]
-            }
-            if keys == {"socio_professional_assessment"}:
-                break
-            time.sleep(0.5)
-        else:
-            raise AssertionError(f"the pathway did not move on after the restart: {keys}")
+        assert {"first_reception", "socio_professional_assessment", "orientation"} <= {
+            w.step_key for w in waiting.values()
+        }
+        steps = cli(up.env, "step", "list", "--status", "open", "--as", "coordination")
+        assert len({step["participant_id"] for step in steps}) == DEMO_PARTICIPANTS
+
+        # every step opened so far was mailed once, to the demo mail sink
+        def mailed() -> int | None:
+            with runtime.session() as session:
+                statuses = session.exec(select(Notification.status)).all()
+            sent = all(status is NotificationStatus.SENT for status in statuses)
+            return len(statuses) if sent and len(up.mail_subjects()) == len(statuses) else None
+
+        mails = wait_for(mailed, timeout=60, what="the demo's emails")
+        assert len(set(up.mail_subjects())) == mails
+
+        # a decision through the CLI: the next step is open at once, the run catches up
+        first = next(w for w in waiting.values() if w.step_key == "first_reception")
+        done = cli(
+            up.env,
+            *("step", "complete", str(first.step_id), "--as", "coordination"),
+            *("--data", json.dumps(answers("first_reception"))),
+        )
+        assert done["woken"] is True and done["current_step_id"] != first.step_id
+
+        def moved_on() -> bool:
+            now = pathway_waiting(runtime, first.pathway_run_id)
+            return (
+                now is not None
+                and now.step_id == done["current_step_id"]
+                and now.wait_id > first.wait_id
+            )
+
+        wait_for(moved_on, timeout=60, what="the run to wait on the next step")
     finally:
-        assert stop(process) == 0
+        code = up.stop()
+    assert code == 0, up.output()
+    assert "arrêté." in up.output()
+    assert all(port_closed(port) for port in up.ports.values())

@@ -2,7 +2,7 @@
 and a maintainer (started by the same code as `crealux up`), a migrated database (SQLite, or
 PostgreSQL: see tests/database.py) and a real SMTP server.
 
-The maintainer runs with small settings (tick 0.5 s, grace 2 s, stall 30 s, full pass every 10 s,
+The maintainer runs with small settings (tick 0.5 s, grace 2 s, stall 40 s, full pass every 10 s,
 sweep every 2 s), so that healing happens in seconds. Tests stop and restart the runner or the
 maintainer through `Instance.stopped()`; nothing else restarts them (the supervisor is ticked
 only there).
@@ -69,7 +69,7 @@ T = TypeVar("T")
 MAINTAINER_SETTINGS = {
     "CREALUX_MAINTAIN_TICK_SECONDS": "0.5",
     "CREALUX_GRACE_SECONDS": "2",
-    "CREALUX_STALL_SECONDS": "30",
+    "CREALUX_STALL_SECONDS": "40",
     "CREALUX_FULL_RECONCILE_SECONDS": "10",
     "CREALUX_SWEEP_SECONDS": "2",
 }

@@ -66,8 +66,15 @@ class Maintainer:
                 limit=10_000 if full else 500,
             )
             done.update({f"heal_{key}": value for key, value in healed.as_json().items()})
+            # A pathway's own flow run sends its messages (as tasks the Prefect UI shows); the
+            # maintainer sends what nobody sent within the grace: a flow that is down or slow,
+            # reminders and escalations of pathways whose run has nothing to wake for.
             sent = dispatch_notifications(
-                session=session, rules=self.runtime.rules, notifier=self.runtime.notifier, now=now
+                session=session,
+                rules=self.runtime.rules,
+                notifier=self.runtime.notifier,
+                now=now,
+                queued_before=now - self.policy.grace,
             )
             done.update(sent=sent.sent, send_failed=sent.failed)
         return {key: value for key, value in done.items() if value}

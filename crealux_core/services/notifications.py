@@ -58,11 +58,14 @@ def dispatch_notifications(
     now: datetime,
     pathway_run_id: int | None = None,
     notification_id: int | None = None,
+    queued_before: datetime | None = None,
     limit: int = 200,
 ) -> Dispatched:
-    """Send what is queued (for one pathway, one notification, or all); return how many were
-    sent and failed."""
+    """Send what is queued (for one pathway, one notification, or all; with `queued_before`,
+    only what has waited since then); return how many were sent and failed."""
     query = select(Notification.id).where(_claimable(now)).order_by(col(Notification.id))
+    if queued_before is not None:
+        query = query.where(col(Notification.created_at) <= queued_before)
     if pathway_run_id is not None:
         query = query.where(Notification.pathway_run_id == pathway_run_id)
     if notification_id is not None:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from crealux_core.domain.healing import Diagnosis, Remedy, RunState, backoff, diagnose
@@ -65,11 +65,13 @@ def _candidates(
         col(PathwayRun.stuck_reason).is_(None),
         or_(col(PathwayRun.heal_after).is_(None), col(PathwayRun.heal_after) <= now),
     )
-    if not full:
+    if not full:  # what the flow has not caught up with in time (a new pathway included)
         query = query.where(
             or_(
-                col(PathwayRun.flow_run_id).is_(None),
                 col(PathwayRun.needs_flow_at) <= now - policy.grace,
+                and_(
+                    col(PathwayRun.flow_run_id).is_(None), col(PathwayRun.needs_flow_at).is_(None)
+                ),
             )
         )
     return list(session.exec(query.order_by(col(PathwayRun.id)).limit(limit)).all())
@@ -94,7 +96,7 @@ def _record_attempt(
     return run.stuck_reason is not None
 
 
-def _replace(session: Session, run: PathwayRun, orchestrator: Orchestrator) -> None:
+def _replace(session: Session, run: PathwayRun, orchestrator: Orchestrator, now: datetime) -> None:
     """Retire the current flow run and make room for the next generation."""
     old = run.flow_run_id
     if old is not None:
@@ -104,6 +106,7 @@ def _replace(session: Session, run: PathwayRun, orchestrator: Orchestrator) -> N
             log.info("could not cancel replaced flow run %s: %s", old, error)
     run.generation += 1
     run.flow_run_id = None
+    run.needs_flow_at = run.needs_flow_at or now  # until the new run catches up
     session.add(run)
     session.commit()
 
@@ -136,7 +139,7 @@ def heal(
             error = "the waiting run could not be resumed"
     else:
         if diagnosis.remedy is Remedy.REPLACE:
-            _replace(session, run, orchestrator)
+            _replace(session, run, orchestrator, now)
             result.replaced += 1
         if start_flow(session=session, pathway_run_id=run.id or 0, orchestrator=orchestrator):
             result.started += 1

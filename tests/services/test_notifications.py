@@ -60,3 +60,23 @@ def test_two_senders_cannot_claim_the_same_notification(engine: Engine, enroll) 
         assert _claim(two, notification_id, T0) is False
         # a claim left by a crashed sender is taken back after the claim timeout
         assert _claim(two, notification_id, T0 + timedelta(minutes=6)) is True
+
+
+def test_the_maintainer_leaves_fresh_messages_to_their_flow_run(
+    session: Session, settings: Settings, smtp: SmtpSink, enroll
+) -> None:
+    enroll()  # its step-opened message is queued at T0
+    rules = rules_for(settings.smtp_port)
+    grace = timedelta(seconds=5)
+
+    def maintainer_at(moment):  # type: ignore[no-untyped-def]
+        return dispatch_notifications(
+            session=session,
+            rules=rules,
+            notifier=AppriseNotifier(),
+            now=moment,
+            queued_before=moment - grace,
+        ).sent
+
+    assert maintainer_at(T0 + timedelta(seconds=2)) == 0
+    assert maintainer_at(T0 + timedelta(seconds=6)) == 1

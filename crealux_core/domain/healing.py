@@ -54,8 +54,14 @@ def diagnose(
     needs_flow: bool,
     now: datetime,
     stall: timedelta,
+    own_key: bool = False,
 ) -> Diagnosis:
-    """Return what brings an active pathway's flow run back to waiting on its right key."""
+    """Return what brings an active pathway's flow run back to waiting on its right key.
+
+    `own_key`: the key the run is paused on is one of its own earlier waits; right after a
+    resume the run replays it on its way to the next one, so that is not a reason to replace it
+    (unless it lasts).
+    """
     if not has_flow_run:
         return Diagnosis(Remedy.START, "no flow run")
     if state is None:
@@ -64,6 +70,8 @@ def diagnose(
         return Diagnosis(Remedy.REPLACE, f"flow run {state.name or state.type.value}")
     if state.type is RunType.PAUSED:
         if wait_key is None or state.pause_key != wait_key:
+            if own_key and now - state.since <= stall:
+                return Diagnosis(Remedy.NONE, f"replaying {state.pause_key}")
             return Diagnosis(Remedy.REPLACE, f"suspended on {state.pause_key}, not {wait_key}")
         if needs_flow:
             return Diagnosis(Remedy.WAKE, "an event was not delivered")

@@ -17,7 +17,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from crealux_core.domain.healing import Diagnosis, Remedy, RunState, backoff, diagnose
-from crealux_core.models import PathwayRun, PathwayStatus, Role, User
+from crealux_core.models import PathwayRun, PathwayStatus, Role, User, Wait
 from crealux_core.services.delivery import start_flow, wake
 from crealux_core.services.errors import Forbidden, NotFound
 from crealux_core.services.lookup import get_row
@@ -162,14 +162,25 @@ def _diagnose(
     policy: HealPolicy,
 ) -> Diagnosis:
     wait = current_wait(session=session, pathway_run_id=run.id or 0)
+    state = states.get(run.flow_run_id) if run.flow_run_id else None
     return diagnose(
         has_flow_run=run.flow_run_id is not None,
-        state=states.get(run.flow_run_id) if run.flow_run_id else None,
+        state=state,
         wait_key=wait.key if wait else None,
         needs_flow=needs_flow,
         now=now,
         stall=policy.stall,
+        own_key=state is not None and _is_own_wait(session, run, state.pause_key),
     )
+
+
+def _is_own_wait(session: Session, run: PathwayRun, key: str | None) -> bool:
+    """Return True if `key` is a wait of the run's current flow run (states are read before
+    waits: the run may have moved to its next wait in between)."""
+    if not key or not key.startswith("wait-") or not key[5:].isdigit():
+        return False
+    wait = session.get(Wait, int(key[5:]))
+    return wait is not None and wait.flow_run_id == run.flow_run_id
 
 
 def reconcile(

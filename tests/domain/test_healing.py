@@ -54,6 +54,24 @@ def test_a_run_waiting_on_another_key_is_replaced() -> None:
     assert remedy(state(RunType.PAUSED, key="step-3")) is Remedy.REPLACE
 
 
+def test_a_run_replaying_its_own_last_wait_is_left_alone_unless_it_lasts() -> None:
+    """The states are read before the waits: the run may have moved on in between."""
+
+    def replaying(age: float) -> Remedy:
+        return diagnose(
+            has_flow_run=True,
+            state=state(RunType.PAUSED, key="wait-6", age=age),
+            wait_key="wait-7",
+            needs_flow=False,
+            now=NOW,
+            stall=STALL,
+            own_key=True,
+        ).remedy
+
+    assert replaying(age=1) is Remedy.NONE
+    assert replaying(age=600) is Remedy.REPLACE
+
+
 @pytest.mark.parametrize("kind", [RunType.PENDING, RunType.RUNNING])
 def test_a_busy_run_is_replaced_only_once_it_has_stalled(kind: RunType) -> None:
     assert remedy(state(kind, age=30), needs_flow=True) is Remedy.NONE

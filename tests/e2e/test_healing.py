@@ -118,7 +118,7 @@ def test_a_run_cancelled_from_the_prefect_ui_is_replaced(instance: Instance) -> 
     assert flow_run.parameters == {"pathway_run_id": pathway_run_id, "generation": 1}
 
     # and a decision moves it on
-    submitted = decide(instance, first.step_id, answers("first_reception"))
+    decide(instance, first.step_id, answers("first_reception"))
     # woken at once, or by the maintainer within its grace if that resume was not accepted
     # (seen under load on PostgreSQL): the wait below is what must hold
     moved = instance.wait_until_waiting(
@@ -193,7 +193,7 @@ def test_a_deadline_passed_while_the_runner_was_down_is_sent_once(instance: Inst
         restart()
 
     # the runner is back; the next pass applies the deadlines again: nothing twice
-    submitted = decide(instance, first.step_id, answers("first_reception"))
+    decide(instance, first.step_id, answers("first_reception"))
     # woken at once, or by the maintainer within its grace if that resume was not accepted
     # (seen under load on PostgreSQL): the wait below is what must hold
     moved = instance.wait_until_waiting(

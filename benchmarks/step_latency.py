@@ -13,9 +13,12 @@
 The pathways loop orientation (advisor, route "social") -> social accompaniment (partner CPAS,
 barriers lifted) -> orientation..., so any number of submits can be made on a few participants.
 The instance is what tests/e2e/conftest.py starts: a Prefect server on SQLite, a runner serving
-the deployments (crealux.launcher), a migrated SQLite database, an SMTP server (tests/smtp.py).
+the deployments (crealux.launcher), a migrated SQLite database, an SMTP server (tests/smtp.py);
+with --with-maintainer, `crealux maintain` too, as in `crealux up` (it sends queued mail every
+tick and re-delivers a lost wake, so (b)'s mail no longer waits for the flow run).
 
     .venv/bin/python benchmarks/step_latency.py [--submits 50] [--mail-samples 10]
+        [--with-maintainer]   (also run `crealux maintain`, as `crealux up` does)
 
 Takes about 2-4 minutes. Prints the numbers and appends a JSON line to
 benchmarks/results/step_latency.json.
@@ -124,13 +127,15 @@ class Bench:
 
     # -- start and stop --------------------------------------------------------------------------
 
-    def start(self) -> None:
-        from crealux.launcher import start_prefect_server, start_runner
+    def start(self, *, maintainer: bool) -> None:
+        from crealux.launcher import start_maintainer, start_prefect_server, start_runner
         from tests.smtp import start_smtp
 
         self.smtp, self.controller = start_smtp(self.settings.smtp_port)
         start_prefect_server(self.supervisor, self.settings)
         start_runner(self.supervisor, self.settings)
+        if maintainer:  # as `crealux up` runs it: it also sends queued mail every tick
+            start_maintainer(self.supervisor, self.settings)
         self.supervisor.start(
             "bare-runner",
             [sys.executable, str(BENCH_DIR / "bare_flow.py")],
@@ -478,6 +483,11 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=120, help="for any one wait, seconds")
     parser.add_argument("--quiet-load", type=float, default=2.0, help="wait for a load below")
     parser.add_argument("--patience", type=float, default=0, help="...at most this long (s)")
+    parser.add_argument(
+        "--with-maintainer",
+        action="store_true",
+        help="also run `crealux maintain`, as `crealux up` does (it sends queued mail itself)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     args = parser.parse_args()
 
@@ -488,7 +498,7 @@ def main() -> int:
     try:
         say(f"starting a Prefect server, the runner and the bare-flow runner ({home})")
         t = time.monotonic()
-        bench.start()
+        bench.start(maintainer=args.with_maintainer)
         say(f"  up in {time.monotonic() - t:.1f} s; enrolling {args.participants} participants")
         pathways = bench.prepare(args.participants)
 

@@ -7,9 +7,10 @@ every pathway suspended on its wait), then stops it with Ctrl-C (SIGINT). Then t
 second running instance: one instance is started and waited for, then a second one, on other
 ports and another home, is timed. Everything started is stopped, even on Ctrl-C.
 
-    .venv/bin/python benchmarks/up_time.py [--alone-only | --beside-only] [--timeout 420]
+    .venv/bin/python benchmarks/up_time.py [--repeat 3] [--alone-only | --beside-only]
 
-About 2-5 minutes. Prints the numbers and appends a JSON line to benchmarks/results/up_time.json.
+About 3 minutes per repeat. Prints the numbers and appends a JSON line to
+benchmarks/results/up_time.json.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from benchkit import (
     loadavg,
     machine,
     pathways_waiting,
+    summary,
     wait_until_load_below,
     write_result,
 )
@@ -125,6 +127,7 @@ def main() -> int:
     which.add_argument("--alone-only", action="store_true")
     which.add_argument("--beside-only", action="store_true")
     parser.add_argument("--timeout", type=float, default=420, help="per instance, seconds")
+    parser.add_argument("--repeat", type=int, default=1, help="measure each case this often")
     parser.add_argument("--quiet-load", type=float, default=2.0, help="wait for a load below")
     parser.add_argument("--patience", type=float, default=0, help="...at most this long (s)")
     parser.add_argument("--keep", action="store_true", help="keep the data directories")
@@ -133,11 +136,19 @@ def main() -> int:
     wait_until_load_below(args.quiet_load, patience=args.patience, say=say)
     base = Path(tempfile.mkdtemp(prefix="crealux-bench-up-"))
     result: dict[str, Any] = {"machine": machine(), "args": vars(args)}
+    runs: dict[str, list[dict[str, Any]]] = {"alone": [], "beside_second_instance": []}
     try:
-        if not args.beside_only:
-            result["alone"] = run_alone(base, args.timeout)
-        if not args.alone_only:
-            result["beside_second_instance"] = run_beside(base, args.timeout)
+        for number in range(args.repeat):  # alone, beside, alone, beside...
+            if not args.beside_only:
+                runs["alone"].append(run_alone(base / f"{number}", args.timeout))
+            if not args.alone_only:
+                runs["beside_second_instance"].append(run_beside(base / f"{number}", args.timeout))
+        for case, samples in runs.items():
+            if samples:
+                result[case] = {
+                    "ready_s": summary([sample["ready_s"] for sample in samples], digits=1),
+                    "samples": samples,
+                }
     except KeyboardInterrupt:
         say("interrupted: every instance was stopped")
         return 130

@@ -6,6 +6,7 @@ and generation, resume inputs an event id.
 
 from __future__ import annotations
 
+import logging
 import ssl
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from crealux_core.services.ports import Delivery, OrchestrationError
 PATHWAY_FLOW = "pathway"
 PATHWAY_DEPLOYMENT = "pathway"
 PATHWAY_TAG = "crealux-pathway"
+log = logging.getLogger(__name__)
 _ERRORS = (httpx.HTTPError, PrefectHTTPStatusError, RuntimeError, OSError)
 
 
@@ -90,9 +92,18 @@ class PrefectOrchestrator:
         try:
             with self._client() as client:
                 state = client.read_flow_run(UUID(flow_run_id)).state
+                if state is not None and (state.is_scheduled() or state.is_pending()):
+                    return Delivery.WILL_PASS  # resumed already, or about to start
                 if state is None or not state.is_paused():
+                    log.info("flow run %s not resumed: it is %s", flow_run_id, state and state.name)
                     return Delivery.NOT_WAITING
                 if state.state_details.pause_key != key:
+                    log.info(
+                        "flow run %s not resumed: it waits on %s, not %s",
+                        flow_run_id,
+                        state.state_details.pause_key,
+                        key,
+                    )
                     return Delivery.NOT_WAITING
                 response = client.resume_flow_run(UUID(flow_run_id), run_input=run_input)
         except ObjectNotFound as error:

@@ -11,6 +11,7 @@ session); none touches Streamlit.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -29,25 +30,34 @@ _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="crealux-nudge")
 class BackgroundOrchestrator:
     """An Orchestrator whose `resume` is sent from a background thread.
 
-    `resume` returns at once with `Delivery.NOT_WAITING`, so a service reports the run as not
-    woken (`Submitted.woken` is False): the page does not say whether Prefect answered, because
-    nothing the user entered depends on it. Everything else is delegated as it is.
+    `resume` returns at once with `Delivery.QUEUED`, so a service reports the run as not woken
+    (`Submitted.woken` is False): the page does not say whether Prefect answered, because
+    nothing the user entered depends on it. The thread tries again for about 3 s when the run
+    is between two passes or Prefect answers an error (as `delivery.wake` does); after that the
+    maintainer delivers the event. Everything else is delegated as it is.
     """
+
+    RETRY_DELAYS = (0.2, 0.4, 0.8, 1.6)
 
     def __init__(self, inner: Orchestrator) -> None:
         self.inner = inner
 
     def resume(self, *, flow_run_id: str, key: str, run_input: dict[str, Any]) -> Delivery:
         _POOL.submit(self._resume, flow_run_id, key, dict(run_input))
-        return Delivery.NOT_WAITING
+        return Delivery.QUEUED
 
     def _resume(self, flow_run_id: str, key: str, run_input: dict[str, Any]) -> None:
-        try:
-            outcome = self.inner.resume(flow_run_id=flow_run_id, key=key, run_input=run_input)
-        except Exception as error:  # the reconciler delivers it later
-            log.info("flow run %s not woken (the reconciler will): %s", flow_run_id, error)
-            return
-        log.info("flow run %s: %s", flow_run_id, outcome.value)
+        for delay in (0.0, *self.RETRY_DELAYS):
+            time.sleep(delay)
+            try:
+                outcome = self.inner.resume(flow_run_id=flow_run_id, key=key, run_input=run_input)
+            except Exception as error:  # the maintainer delivers it later
+                log.info("flow run %s not woken yet: %s", flow_run_id, error)
+                continue
+            if outcome is not Delivery.NOT_WAITING:
+                log.info("flow run %s: %s", flow_run_id, outcome.value)
+                return
+        log.info("flow run %s not woken (the maintainer will)", flow_run_id)
 
     def start_pathway(self, *, pathway_run_id: int, generation: int) -> str:
         return self.inner.start_pathway(pathway_run_id=pathway_run_id, generation=generation)

@@ -21,7 +21,13 @@ from crealux_core.clock import utcnow
 from crealux_core.runtime import Runtime
 from crealux_core.services.deadlines import sweep
 from crealux_core.services.notifications import dispatch_notifications, queued_notifications
-from crealux_core.services.progress import Pass, Wake, begin_pass, record_wake
+from crealux_core.services.progress import (
+    Pass,
+    Wake,
+    begin_pass,
+    has_unseen_events,
+    record_wake,
+)
 
 
 @lru_cache(maxsize=1)
@@ -109,6 +115,9 @@ def pathway(pathway_run_id: int, generation: int = 0) -> str:
                 return "stuck"
             logger.info("pathway run %s has ended", pathway_run_id)
             return "completed"
+        with _runtime().session() as session:
+            if has_unseen_events(session=session, pathway_run_id=pathway_run_id):
+                continue  # an event came during this pass: its wake may have found us running
         logger.info("pathway run %s waits on %s", pathway_run_id, current.wait_key)
         received = suspend_flow_run(wait_for_input=Wake, key=current.wait_key, timeout=None)
         if not wake_up(current.wait_id, received.event_id):

@@ -7,6 +7,7 @@ event is in the database and the reconciler catches the flow run up later.
 from __future__ import annotations
 
 import logging
+import time
 
 from sqlmodel import Session
 
@@ -39,18 +40,42 @@ def start_flow(*, session: Session, pathway_run_id: int, orchestrator: Orchestra
 
 
 def wake(
-    *, session: Session, pathway_run_id: int, event_id: int | None, orchestrator: Orchestrator
+    *,
+    session: Session,
+    pathway_run_id: int,
+    event_id: int | None,
+    orchestrator: Orchestrator,
+    retry_delays: tuple[float, ...] = (0.2, 0.4, 0.8, 1.6),
 ) -> bool:
-    """Resume the pathway's flow run if it waits; return True if it was resumed."""
-    run = get_row(session, PathwayRun, pathway_run_id)
-    wait = current_wait(session=session, pathway_run_id=pathway_run_id)
-    if run.flow_run_id is None or wait is None:
-        return False
-    try:
-        outcome = orchestrator.resume(
-            flow_run_id=run.flow_run_id, key=wait.key, run_input={"event_id": event_id}
-        )
-    except OrchestrationError as error:
-        log.info("pathway run %s not woken (the reconciler will): %s", pathway_run_id, error)
-        return False
-    return outcome is Delivery.DELIVERED
+    """Resume the pathway's flow run if it waits; return True once the flow has the event:
+    resumed with it, or a pass in flight has acknowledged it.
+
+    A run caught between two passes (still running, about to suspend) or a Prefect server that
+    answers an error for a moment (its SQLite database locked under load) is tried again after
+    each of `retry_delays` (3 s in all: about one pass); after that the maintainer takes over,
+    within its grace. Callers that must not wait (a user's page) call this in the background."""
+    for delay in (0.0, *retry_delays):
+        if delay:
+            time.sleep(delay)
+        run = get_row(session, PathwayRun, pathway_run_id)
+        session.refresh(run)
+        wait = current_wait(session=session, pathway_run_id=pathway_run_id)
+        if run.flow_run_id is None or wait is None:
+            return False
+        if run.acked_event_id == run.last_event_id:
+            return True  # a pass in flight has seen the event already: the flow has it
+        try:
+            outcome = orchestrator.resume(
+                flow_run_id=run.flow_run_id, key=wait.key, run_input={"event_id": event_id}
+            )
+        except OrchestrationError as error:
+            if "does not exist" in str(error):
+                break
+            log.info("pathway run %s not woken yet: %s", pathway_run_id, error)
+            continue
+        if outcome in (Delivery.DELIVERED, Delivery.WILL_PASS):
+            return True
+        if outcome is Delivery.QUEUED:
+            return False  # sent in the background: nobody waits for the answer
+    log.info("pathway run %s not woken (the maintainer will, within its grace)", pathway_run_id)
+    return False

@@ -117,6 +117,18 @@ def begin_pass(
     return Pass(wait_id=wait.id, wait_key=wait.key)
 
 
+def has_unseen_events(*, session: Session, pathway_run_id: int) -> bool:
+    """Return True if an event was committed since the pass acknowledged the pathway's events
+    (the flow then passes again instead of suspending: that event's wake may have come while
+    the run was not suspended yet)."""
+    row = session.exec(
+        select(PathwayRun.last_event_id, PathwayRun.acked_event_id).where(
+            PathwayRun.id == pathway_run_id
+        )
+    ).first()
+    return row is not None and (row[0] or 0) != (row[1] or 0)
+
+
 def record_wake(*, session: Session, wait_id: int, event_id: int | None, now: datetime) -> bool:
     """Mark a wait fired; return True if it was woken by a committed event of its pathway.
 

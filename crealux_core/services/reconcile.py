@@ -133,6 +133,7 @@ def heal(
             pathway_run_id=run.id or 0,
             event_id=run.last_event_id,
             orchestrator=orchestrator,
+            retry_delays=(),  # the next pass tries again
         ):
             result.woken += 1
         else:

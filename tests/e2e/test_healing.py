@@ -84,8 +84,7 @@ def test_a_resume_from_outside_is_ignored_and_a_real_decision_then_moves_the_pat
 
     # then a real decision: the pathway moves on, the run waits on the next key
     submitted = decide(instance, first.step_id, answers("first_reception"))
-    # woken at once, or by the maintainer within its grace if that resume was not accepted
-    # (seen under load on PostgreSQL): the wait below is what must hold
+    assert submitted.woken is True
     moved = instance.wait_until_waiting(
         pathway_run_id, "socio_professional_assessment", after=again
     )
@@ -118,9 +117,8 @@ def test_a_run_cancelled_from_the_prefect_ui_is_replaced(instance: Instance) -> 
     assert flow_run.parameters == {"pathway_run_id": pathway_run_id, "generation": 1}
 
     # and a decision moves it on
-    decide(instance, first.step_id, answers("first_reception"))
-    # woken at once, or by the maintainer within its grace if that resume was not accepted
-    # (seen under load on PostgreSQL): the wait below is what must hold
+    submitted = decide(instance, first.step_id, answers("first_reception"))
+    assert submitted.woken is True
     moved = instance.wait_until_waiting(
         pathway_run_id, "socio_professional_assessment", after=healed
     )
@@ -138,8 +136,7 @@ def test_a_runner_killed_after_it_claimed_a_resumed_run_is_healed(instance: Inst
     orchestrator = instance.runtime.orchestrator
 
     submitted = decide(instance, first.step_id, answers("first_reception"))
-    # woken at once, or by the maintainer within its grace if that resume was not accepted
-    # (seen under load on PostgreSQL): the wait below is what must hold
+    assert submitted.woken is True  # Prefect accepted the resume
 
     def claimed() -> RunType | None:  # the runner takes the run: Pending, then Running
         state = orchestrator.describe([first.flow_run_id]).get(first.flow_run_id)
@@ -193,9 +190,8 @@ def test_a_deadline_passed_while_the_runner_was_down_is_sent_once(instance: Inst
         restart()
 
     # the runner is back; the next pass applies the deadlines again: nothing twice
-    decide(instance, first.step_id, answers("first_reception"))
-    # woken at once, or by the maintainer within its grace if that resume was not accepted
-    # (seen under load on PostgreSQL): the wait below is what must hold
+    submitted = decide(instance, first.step_id, answers("first_reception"))
+    assert submitted.woken is True
     moved = instance.wait_until_waiting(
         pathway_run_id, "socio_professional_assessment", after=first
     )

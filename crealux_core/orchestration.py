@@ -7,6 +7,7 @@ and generation, resume inputs an event id.
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -49,10 +50,29 @@ def idempotency_key(pathway_run_id: int, generation: int) -> str:
 class PrefectOrchestrator:
     """Orchestrator port over a Prefect server's API."""
 
-    def __init__(self, api_url: str, *, timeout: float = 10.0, retries: int = 0) -> None:
+    def __init__(
+        self,
+        api_url: str,
+        *,
+        timeout: float = 10.0,
+        retries: int = 0,
+        kick: tuple[str, int] | None = None,
+    ) -> None:
         self.api_url = api_url
         self.timeout = timeout
         self.retries = retries
+        self.kick_address = kick
+
+    def kick(self) -> None:
+        """Tell the local runner to poll now (flows/serve.py): a run was resumed or created.
+        One UDP datagram, sent after the fact; lost or unheard, the next poll finds the run."""
+        if self.kick_address is None:
+            return
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                sock.sendto(b"k", self.kick_address)
+        except OSError as error:
+            log.debug("runner not kicked: %s", error)
 
     @contextmanager
     def _client(self) -> Iterator[SyncPrefectClient]:
@@ -85,6 +105,8 @@ class PrefectOrchestrator:
             ) from error
         except _ERRORS as error:
             raise self._failure(error) from error
+        if flow_run.state is not None and flow_run.state.is_scheduled():
+            self.kick()
         return str(flow_run.id)
 
     def resume(self, *, flow_run_id: str, key: str, run_input: dict[str, Any]) -> Delivery:
@@ -93,6 +115,8 @@ class PrefectOrchestrator:
             with self._client() as client:
                 state = client.read_flow_run(UUID(flow_run_id)).state
                 if state is not None and (state.is_scheduled() or state.is_pending()):
+                    if state.is_scheduled():
+                        self.kick()
                     return Delivery.WILL_PASS  # resumed already, or about to start
                 if state is None or not state.is_paused():
                     log.info("flow run %s not resumed: it is %s", flow_run_id, state and state.name)
@@ -111,6 +135,7 @@ class PrefectOrchestrator:
         except _ERRORS as error:
             raise self._failure(error) from error
         if response.status is SetStateStatus.ACCEPT:
+            self.kick()
             return Delivery.DELIVERED
         reason = getattr(response.details, "reason", "") or response.status.value
         raise OrchestrationError(f"Prefect refused to resume {flow_run_id}: {reason}")

@@ -40,7 +40,7 @@ class Runtime:
         # the database never talk to it.
         from crealux_core.orchestration import PrefectOrchestrator
 
-        return PrefectOrchestrator(self.settings.prefect_url)
+        return PrefectOrchestrator(self.settings.prefect_url, kick=self.settings.kick_address)
 
     @cached_property
     def notifier(self) -> AppriseNotifier:

@@ -24,7 +24,11 @@ class Settings(BaseSettings):
     smtp_port: int = 8025
     host: str = "127.0.0.1"
     prefect_api_url: str | None = Field(default=None, description="default: the local server")
-    runner_poll_seconds: int = 1
+    # The runner polls Prefect for runs to start this often; a resume or a start made by
+    # CREALux also "kicks" it (a UDP datagram to runner_kick_port, default: the Prefect port
+    # number) so that it polls at once. A slower poll costs idle CPU nothing, latency little.
+    runner_poll_seconds: int = 15
+    runner_kick_port: int | None = Field(default=None, description="UDP; default prefect_port")
     # How many pathway passes one runner executes at once (each is a Python process for a few
     # seconds); the others wait, Scheduled, which the reconciler counts as healthy.
     runner_limit: int = 4
@@ -53,6 +57,13 @@ class Settings(BaseSettings):
     @property
     def prefect_ui_url(self) -> str:
         return self.prefect_url.removesuffix("/api")
+
+    @property
+    def kick_address(self) -> tuple[str, int] | None:
+        """Where the local runner listens for kicks; None when Prefect is not local."""
+        if self.prefect_api_url:
+            return None
+        return (self.host, self.runner_kick_port or self.prefect_port)
 
     @property
     def dashboard_url(self) -> str:

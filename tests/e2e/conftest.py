@@ -476,7 +476,9 @@ def instance(
         prefect_port=free_port(),
         dashboard_port=free_port(),
         smtp_port=free_port(),
-        runner_poll_seconds=1,
+        # Slower than the product's 15 s: a resumed or new run must start through the kick
+        # (flows/serve.py), or these tests would wait a minute per step and time out.
+        runner_poll_seconds=60,
         maintain_tick_seconds=float(MAINTAINER_SETTINGS["CREALUX_MAINTAIN_TICK_SECONDS"]),
         grace_seconds=float(MAINTAINER_SETTINGS["CREALUX_GRACE_SECONDS"]),
         stall_seconds=float(MAINTAINER_SETTINGS["CREALUX_STALL_SECONDS"]),

@@ -59,14 +59,15 @@ PROPOSED: dict[str, str] = {
     "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "300",
     "PREFECT_SERVER_SERVICES_CLEANUP_RECONCILER_LOOP_SECONDS": "300",
 }
-# The runner's poll is a trade: every poll is a request the server answers (CPU), and a resumed
-# run waits up to one poll before it starts (latency; see step_latency.py).
+# The runner's poll is a trade: every poll is a request the server answers (CPU), and a run
+# waits up to one poll before it starts unless it is kicked (flows/serve.py). The product polls
+# every 15 s and kicks; "poll1" is the previous default, a poll a second.
 VARIANTS: dict[str, dict[str, str]] = {
     "default": {},
     "proposed": PROPOSED,
-    "proposed+poll5": {**PROPOSED, "CREALUX_RUNNER_POLL_SECONDS": "5"},
-    "proposed+poll10": {**PROPOSED, "CREALUX_RUNNER_POLL_SECONDS": "10"},
-    "poll10": {"CREALUX_RUNNER_POLL_SECONDS": "10"},
+    "poll1": {"CREALUX_RUNNER_POLL_SECONDS": "1"},
+    "poll60": {"CREALUX_RUNNER_POLL_SECONDS": "60"},
+    "proposed+poll60": {**PROPOSED, "CREALUX_RUNNER_POLL_SECONDS": "60"},
 }
 
 

@@ -1,7 +1,8 @@
 """A bare Prefect flow, the yardstick of step_latency: each pass suspends on a new key and does
-nothing else. `python benchmarks/bare_flow.py` serves it (deployment `bare-loop/bare`) the way
-flows/serve.py serves the pathway, with the same PREFECT_RUNNER_POLL_FREQUENCY from the
-environment."""
+nothing else. `python benchmarks/bare_flow.py` serves it (deployment `bare-loop/bare`) with
+Prefect's own `serve`, polling every second (BARE_POLL_SECONDS): the quickest a plain runner
+starts a resumed run, since nothing kicks it (the pathway's runner polls every 15 s and is
+kicked, see flows/serve.py)."""
 
 from __future__ import annotations
 
@@ -40,4 +41,5 @@ if __name__ == "__main__":
         cast(RunnerDeployment, bare_loop.to_deployment(name=DEPLOYMENT_NAME)),
         pause_on_shutdown=False,
         print_starting_message=False,
+        query_seconds=float(os.environ.get("BARE_POLL_SECONDS", "1")),
     )

@@ -85,7 +85,8 @@ class PrefectOrchestrator:
             yield client
 
     def _failure(self, error: BaseException) -> OrchestrationError:
-        return OrchestrationError(f"Prefect at {self.api_url}: {error}")
+        passing = isinstance(error, PrefectHTTPStatusError) and error.response.status_code >= 500
+        return OrchestrationError(f"Prefect at {self.api_url}: {error}", passing=passing)
 
     def start_pathway(self, *, pathway_run_id: int, generation: int) -> str:
         """Create the flow run of a pathway's generation once (idempotency key)."""

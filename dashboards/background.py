@@ -19,7 +19,7 @@ from typing import Any
 from crealux_core.domain.healing import RunState
 from crealux_core.runtime import Runtime
 from crealux_core.services.delivery import start_flow
-from crealux_core.services.ports import Delivery, Orchestrator
+from crealux_core.services.ports import Delivery, OrchestrationError, Orchestrator
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +51,14 @@ class BackgroundOrchestrator:
             time.sleep(delay)
             try:
                 outcome = self.inner.resume(flow_run_id=flow_run_id, key=key, run_input=run_input)
-            except Exception as error:  # the maintainer delivers it later
+            except OrchestrationError as error:  # the maintainer delivers it later
                 log.info("flow run %s not woken yet: %s", flow_run_id, error)
-                continue
+                if error.passing:
+                    continue
+                return
+            except Exception as error:
+                log.info("flow run %s not woken: %s", flow_run_id, error)
+                return
             if outcome is not Delivery.NOT_WAITING:
                 log.info("flow run %s: %s", flow_run_id, outcome.value)
                 return

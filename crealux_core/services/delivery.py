@@ -69,8 +69,9 @@ def wake(
                 flow_run_id=run.flow_run_id, key=wait.key, run_input={"event_id": event_id}
             )
         except OrchestrationError as error:
-            if "does not exist" in str(error):
-                break
+            if not error.passing:  # unreachable, or no such run: the maintainer will see
+                log.info("pathway run %s not woken: %s", pathway_run_id, error)
+                return False
             log.info("pathway run %s not woken yet: %s", pathway_run_id, error)
             continue
         if outcome in (Delivery.DELIVERED, Delivery.WILL_PASS):

@@ -12,7 +12,15 @@ from crealux_core.rules.specs import OrganisationSpec
 
 
 class OrchestrationError(Exception):
-    """The orchestrator could not be reached or refused the request."""
+    """The orchestrator could not be reached or refused the request.
+
+    `passing` is True when the orchestrator answered with an error of its own that may pass in
+    a moment (an HTTP 5xx: Prefect's SQLite database locked under load); False when it is
+    unreachable or refused: then trying again at once is pointless."""
+
+    def __init__(self, message: str, *, passing: bool = False) -> None:
+        super().__init__(message)
+        self.passing = passing
 
 
 class Delivery(StrEnum):

@@ -161,10 +161,10 @@ def main() -> int:
     path = write_result("up_time", result)
     parts = []
     if "alone" in result:
-        parts.append(f"alone {result['alone']['ready_s']:.1f} s")
+        parts.append(f"alone {result['alone']['ready_s']['p50']:.1f} s (median)")
     if "beside_second_instance" in result:
         parts.append(
-            f"beside a second instance {result['beside_second_instance']['ready_s']:.1f} s"
+            f"beside a second instance {result['beside_second_instance']['ready_s']['p50']:.1f} s"
         )
     say(
         f"crealux up until ready: {', '.join(parts)}; load {result['machine']['loadavg']} ->"

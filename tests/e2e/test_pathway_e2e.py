@@ -78,9 +78,10 @@ def test_a_decision_moves_the_pathway_on_at_once_and_the_run_catches_up_on_a_new
     worklist = open_step_ids(instance, ADVISOR)
     assert submitted.current_step_id in worklist and first.step_id not in worklist
 
-    # the run was resumed with the event's id, and waits again, on a new key of the same run
+    # the run was resumed with the event's id, and waits again, on a new key of the same run;
+    # it was started by the runner when kicked, not at its next poll (every 60 s here)
     second = instance.wait_until_waiting(
-        pathway_run_id, "socio_professional_assessment", after=first
+        pathway_run_id, "socio_professional_assessment", after=first, timeout=30
     )
     assert second.step_id == submitted.current_step_id
     assert second.key != first.key

@@ -444,6 +444,10 @@ def start_dashboard(supervisor: Supervisor, settings: Settings) -> None:
             "true",
             "--browser.gatherUsageStats",
             "false",
+            # as .streamlit/config.toml says, which Streamlit reads only from the directory
+            # `crealux up` was started in: no developer menu ("Deploy") for advisors
+            "--client.toolbarMode",
+            "minimal",
         ],
         health=http_ok(f"{settings.dashboard_url}/_stcore/health"),
         health_timeout=90,

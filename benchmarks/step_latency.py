@@ -7,8 +7,8 @@
     port). Target: p95 under 300 ms in each case.
 (b) Submit to the flow run suspended on its next wait AND the next step's mail received by a real
     SMTP server: median over N, and in the same run, interleaved sample by sample, a bare Prefect
-    flow's resume-to-suspend (benchmarks/bare_flow.py, served by the same kind of runner with the
-    same PREFECT_RUNNER_POLL_FREQUENCY).
+    flow's resume-to-suspend (benchmarks/bare_flow.py, served by Prefect's own runner polling
+    every second; the pathway's runner polls as the product's does, every 15 s, and is kicked).
 
 The pathways loop orientation (advisor, route "social") -> social accompaniment (partner CPAS,
 barriers lifted) -> orientation..., so any number of submits can be made on a few participants.
@@ -472,6 +472,12 @@ class Bench:
         }
 
 
+def product_poll_seconds() -> int:
+    from crealux_core.settings import Settings
+
+    return int(Settings.model_fields["runner_poll_seconds"].default)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -479,7 +485,12 @@ def main() -> int:
     parser.add_argument("--submits", type=int, default=50, help="(a) submits per case")
     parser.add_argument("--mail-samples", type=int, default=10, help="(b) samples of each")
     parser.add_argument("--participants", type=int, default=5, help="submits go round robin")
-    parser.add_argument("--poll", type=int, default=1, help="runner poll seconds (default 1)")
+    parser.add_argument(
+        "--poll",
+        type=int,
+        default=product_poll_seconds(),
+        help="the pathway runner's poll, seconds (default: the product's, kicked as in up)",
+    )
     parser.add_argument("--timeout", type=float, default=120, help="for any one wait, seconds")
     parser.add_argument("--quiet-load", type=float, default=2.0, help="wait for a load below")
     parser.add_argument("--patience", type=float, default=0, help="...at most this long (s)")

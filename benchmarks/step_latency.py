@@ -51,6 +51,7 @@ from benchkit import (
 )
 
 ORIENTATION, SOCIAL = "orientation", "social_accompaniment"
+BACKGROUND = "background"  # submit as the step page does: no orchestrator, then wake_later
 HEAL_AFTER = 10.0  # seconds before a wake that did not arrive is sent again
 
 
@@ -312,9 +313,13 @@ class Bench:
                 actor=actor,
                 data=decision(step.step_key, utcnow().date().isoformat()),
                 now=utcnow(),
-                orchestrator=orchestrator,
+                orchestrator=None if orchestrator is BACKGROUND else orchestrator,
                 dashboard_url=self.settings.dashboard_url,
             )
+        if orchestrator is BACKGROUND:  # as the step page does
+            from dashboards.background import wake_later
+
+            wake_later(self.runtime, result.pathway_run_id, result.event_id)
         return step, result, t0
 
     def in_worklist(self, pathway: Pathway, step_key: str, viewer: Any, after: int) -> bool:
@@ -343,7 +348,9 @@ class Bench:
             pathway = pathways[number % len(pathways)]
             if prefect_up:  # the run waits, as it does when nobody is hurrying it (untimed)
                 self.wait_suspended(pathway)
-            step, result, t0 = self.submit(pathway, timed)
+            step, result, t0 = self.submit(
+                pathway, BACKGROUND if orchestrator is BACKGROUND else timed
+            )
             t_submit = time.monotonic()
             following = SOCIAL if step.step_key == ORIENTATION else ORIENTATION
 
@@ -519,8 +526,6 @@ def main() -> int:
         )
         say("    " + json.dumps(up))
 
-        from dashboards.background import BackgroundOrchestrator
-
         for pathway in pathways:  # start each case from a quiet instance
             bench.wait_suspended(pathway)
 
@@ -528,7 +533,7 @@ def main() -> int:
         up_background = bench.worklist_latency(
             pathways,
             args.submits,
-            BackgroundOrchestrator(bench.runtime.orchestrator),
+            BACKGROUND,
             prefect_up=True,
         )
         say("    " + json.dumps(up_background))

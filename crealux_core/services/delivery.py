@@ -76,7 +76,5 @@ def wake(
             continue
         if outcome in (Delivery.DELIVERED, Delivery.WILL_PASS):
             return True
-        if outcome is Delivery.QUEUED:
-            return False  # sent in the background: nobody waits for the answer
     log.info("pathway run %s not woken (the maintainer will, within its grace)", pathway_run_id)
     return False

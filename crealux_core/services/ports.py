@@ -27,7 +27,6 @@ class Delivery(StrEnum):
     DELIVERED = "delivered"
     NOT_WAITING = "not_waiting"  # the run does not wait on that key (yet)
     WILL_PASS = "will_pass"  # scheduled or pending: its next pass sees every committed event
-    QUEUED = "queued"  # handed to a background sender: nobody waits for the answer
 
 
 class Orchestrator(Protocol):

@@ -311,6 +311,7 @@ def _already_done(session: Session, step_run_id: int) -> AlreadyDone:
 class Submitted:
     """What a submit did: the event, the step the pathway is on now, and if the run was woken."""
 
+    pathway_run_id: int
     event_id: int
     current_step_id: int | None
     woken: bool
@@ -377,6 +378,7 @@ def _after_commit(
         orchestrator=orchestrator,
     )
     return Submitted(
+        pathway_run_id=recorded.event.pathway_run_id,
         event_id=recorded.event.id or 0,
         current_step_id=recorded.current.id if recorded.current else None,
         woken=woken,
@@ -443,7 +445,12 @@ def reassign_step(
         note=clean_note(note),
         now=now,
     )
-    return Submitted(event_id=recorded.event.id or 0, current_step_id=step_run_id, woken=False)
+    return Submitted(
+        pathway_run_id=recorded.event.pathway_run_id,
+        event_id=recorded.event.id or 0,
+        current_step_id=step_run_id,
+        woken=False,
+    )
 
 
 def step_json(*, session: Session, rules: Rules, user: User, step_run_id: int) -> dict[str, Any]:

@@ -208,7 +208,7 @@ def submit(
                 data=answers(values),
                 note=note,
                 now=clock.utcnow(),
-                orchestrator=background.orchestrator(ctx.runtime),
+                orchestrator=None,  # woken below, from a thread: the page does not wait
                 dashboard_url=ctx.runtime.settings.dashboard_url,
             )
     except InvalidInput as refused:
@@ -219,6 +219,7 @@ def submit(
         st.rerun()
     except ServiceError as error:
         return refusal(error, "compléter")
+    background.wake_later(ctx.runtime, submitted.pathway_run_id, submitted.event_id)
     st.session_state[context.RECEIPT] = context.Receipt(
         form.view.id,
         success=True,
@@ -302,7 +303,7 @@ def skip(ctx: context.Context, form: StepForm, reason: str) -> dict[str, str]:
                 actor=ctx.user,
                 reason=reason,
                 now=clock.utcnow(),
-                orchestrator=background.orchestrator(ctx.runtime),
+                orchestrator=None,  # woken below, from a thread: the page does not wait
                 dashboard_url=ctx.runtime.settings.dashboard_url,
             )
     except InvalidInput as refused:
@@ -316,6 +317,7 @@ def skip(ctx: context.Context, form: StepForm, reason: str) -> dict[str, str]:
         st.rerun()
     except ServiceError as error:
         return refusal(error, "passer")
+    background.wake_later(ctx.runtime, submitted.pathway_run_id, submitted.event_id)
     st.session_state[context.RECEIPT] = context.Receipt(
         form.view.id,
         success=True,

@@ -44,18 +44,9 @@ from benchkit import (
     write_result,
 )
 
-# Settings that an idle instance does not need to burn CPU on (README.md says why each is safe
-# for CREALux): Prefect server services the product does not use, or that can look rarely.
+# More Prefect server loops that could look rarely, on top of those `crealux up` already turns
+# off or slows (Settings.prefect_env): no concurrency leases, no workers' cleanup queue here.
 PROPOSED: dict[str, str] = {
-    # no deployment has a schedule (reconcile runs by hand), no automations, no work pools
-    "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
-    "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
-    "PREFECT_SERVER_SERVICES_FOREMAN_ENABLED": "false",
-    # a resumed run is picked up within a poll; marking it "Late" helps nobody here
-    "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
-    # suspends have no timeout; no concurrency leases; no workers' cleanup queue: look rarely
-    "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_LOOP_SECONDS": "300",
-    "PREFECT_SERVER_SERVICES_CANCELLATION_CLEANUP_LOOP_SECONDS": "300",
     "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "300",
     "PREFECT_SERVER_SERVICES_CLEANUP_RECONCILER_LOOP_SECONDS": "300",
 }

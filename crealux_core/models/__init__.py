@@ -5,6 +5,7 @@ from crealux_core.models.organisation import Organisation
 from crealux_core.models.participant import Gender, Participant, ParticipantCreate
 from crealux_core.models.pathway import (
     CURRENT_STEP_STATUSES,
+    SILENT_EVENT_KINDS,
     EventKind,
     PathwayDefinition,
     PathwayEvent,
@@ -14,21 +15,26 @@ from crealux_core.models.pathway import (
     StepStatus,
     Wait,
 )
+from crealux_core.models.plan import GoalStatus, OrientationAdvice, PlanGoal
 from crealux_core.models.user import Role, User
 
 __all__ = [
     "CURRENT_STEP_STATUSES",
+    "SILENT_EVENT_KINDS",
     "EventKind",
     "Gender",
+    "GoalStatus",
     "Notification",
     "NotificationStatus",
     "Organisation",
+    "OrientationAdvice",
     "Participant",
     "ParticipantCreate",
     "PathwayDefinition",
     "PathwayEvent",
     "PathwayRun",
     "PathwayStatus",
+    "PlanGoal",
     "Role",
     "StepRun",
     "StepStatus",

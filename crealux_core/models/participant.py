@@ -23,6 +23,7 @@ class ParticipantBase(SQLModel):
     email: str | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, max_length=50)
     municipality: str | None = Field(default=None, max_length=100)
+    address: str | None = Field(default=None, max_length=300)
 
 
 class ParticipantCreate(ParticipantBase):

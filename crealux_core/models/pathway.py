@@ -35,6 +35,14 @@ class EventKind(StrEnum):
     OPENED = "opened"  # a scheduled step reached its opening date
     COMMENT = "comment"  # a note on a step, moves nothing
     MIGRATION = "migration"
+    CORRECTION = "correction"  # new answers for a decided step; the original stays
+    ADDED = "added"  # an optional step added from the catalogue, alongside the pathway
+    TRANSFER = "transfer"  # the participant's advisor changed (a caseload moved)
+    GOAL = "goal"  # a goal of the individual plan added or updated, moves nothing
+
+
+# Events the flow does not need to see: they change nothing it waits on.
+SILENT_EVENT_KINDS = (EventKind.COMMENT, EventKind.GOAL)
 
 
 class PathwayDefinition(SQLModel, table=True):
@@ -105,6 +113,8 @@ class StepRun(SQLModel, table=True):
     closed_at: datetime | None = None
     assignee_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    # An optional step from the catalogue, taken alongside the pathway: it never moves it on.
+    optional: bool = False
 
     @property
     def completed_at(self) -> datetime | None:

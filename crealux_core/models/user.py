@@ -17,6 +17,11 @@ class User(SQLModel, table=True):
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
     password_hash: str = Field(max_length=256)
     active: bool = True
+    email: str | None = Field(default=None, max_length=200)
+    # Caseload balancing at enrolment: how many open pathways an advisor takes at most, and
+    # the route they specialise in (an orientation route key: creation, training, ...).
+    caseload_quota: int | None = Field(default=None, ge=0)
+    speciality: str | None = Field(default=None, max_length=64)
 
 
 __all__ = ["Role", "User"]

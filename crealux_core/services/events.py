@@ -30,6 +30,7 @@ from crealux_core.domain.pathway import (
     step_times,
 )
 from crealux_core.models import (
+    SILENT_EVENT_KINDS,
     EventKind,
     Notification,
     Organisation,
@@ -41,6 +42,7 @@ from crealux_core.models import (
     StepStatus,
 )
 from crealux_core.rules.specs import OrganisationKind, PathwaySpec, Role, Rules, StepSpec
+from crealux_core.services import notices
 from crealux_core.services.definitions import definition_of
 from crealux_core.services.errors import Conflict
 from crealux_core.services.lookup import get_row
@@ -104,7 +106,7 @@ def record(
     )
     session.add(event)
     session.flush()
-    if kind is not EventKind.COMMENT:
+    if kind not in SILENT_EVENT_KINDS:
         run.last_event_id = event.id
         run.needs_flow_at = now
         session.add(run)
@@ -207,9 +209,12 @@ def _reach(
     return step_run
 
 
-def _end(session: Session, run: PathwayRun, *, reason: str, now: datetime) -> None:
+def _end(
+    session: Session, run: PathwayRun, *, reason: str, now: datetime, dashboard_url: str
+) -> None:
     run.status, run.completed_at, run.end_reason = PathwayStatus.COMPLETED, now, reason
     session.add(run)
+    notices.pathway_ended(session, run=run, reason=reason, now=now, dashboard_url=dashboard_url)
 
 
 def _move_on(
@@ -223,7 +228,7 @@ def _move_on(
     dashboard_url: str,
 ) -> StepRun | None:
     if following is None:
-        _end(session, run, reason=end_reason, now=now)
+        _end(session, run, reason=end_reason, now=now, dashboard_url=dashboard_url)
         return None
     return _reach(
         session,
@@ -322,6 +327,15 @@ def _close_and_move_on(
         raise Conflict(f"step {step_run_id} is not open")
     recorded = record(session, run, now=now, step_run_id=step_run_id, **event)
     step = pathway.step(step_run.step_key)
+    notices.step_closed(
+        session,
+        run=run,
+        step_run=step_run,
+        step=step,
+        event=recorded,
+        now=now,
+        dashboard_url=dashboard_url,
+    )
     current = _move_on(
         session,
         run=run,

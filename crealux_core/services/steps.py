@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, col, select
 
 from crealux_core.models import (
+    SILENT_EVENT_KINDS,
     EventKind,
     Organisation,
     Participant,
@@ -205,7 +206,7 @@ def step_events(*, session: Session, step_run_id: int) -> list[EventView]:
             payload=dict(event.payload),
             note=event.note,
             occurred_at=event.occurred_at,
-            seen_by_flow=event.kind is EventKind.COMMENT
+            seen_by_flow=event.kind in SILENT_EVENT_KINDS
             or (run.acked_event_id or 0) >= (event.id or 0),
         )
         for event, actor in rows

@@ -16,6 +16,8 @@ _DATA_TYPES = {
     FieldType.INT: rule_engine.DataType.FLOAT,
     FieldType.DATE: rule_engine.DataType.DATETIME,
     FieldType.CHOICE: rule_engine.DataType.STRING,
+    FieldType.SCALE: rule_engine.DataType.FLOAT,
+    FieldType.COMPANY_NUMBER: rule_engine.DataType.STRING,
 }
 
 

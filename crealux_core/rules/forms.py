@@ -152,12 +152,37 @@ def day_of(bound: DateBound, *, enrolled_on: dt.date, today: dt.date) -> dt.date
     return anchor + dt.timedelta(days=bound.days)
 
 
+_ENTERPRISE_NUMBER = re.compile(r"[01]\d{9}")
+
+
+def enterprise_number(value: Any) -> str:
+    """Return a Belgian enterprise number as 0123.456.749, its modulo-97 check verified.
+
+    Accepted written with or without dots, spaces or a BE prefix; the last two digits are
+    97 minus the first eight modulo 97.
+    """
+    if not isinstance(value, str):
+        raise PydanticCustomError("company_number_expected", "expected a company number")
+    digits = re.sub(r"[\s.\-]", "", value.strip().upper().removeprefix("BE"))
+    if not _ENTERPRISE_NUMBER.fullmatch(digits):
+        raise PydanticCustomError(
+            "company_number_format", "expected 10 digits starting with 0 or 1 (0123.456.749)"
+        )
+    if 97 - int(digits[:8]) % 97 != int(digits[8:]):
+        raise PydanticCustomError(
+            "company_number_check", "the check digits do not match (modulo 97): a typing error?"
+        )
+    return f"{digits[:4]}.{digits[4:7]}.{digits[7:]}"
+
+
 def _annotation(spec: FieldSpec) -> Any:
+    if spec.type is FieldType.COMPANY_NUMBER:
+        return Annotated[str, BeforeValidator(enterprise_number)]
     if spec.type is FieldType.BOOL:
         return Annotated[bool, BeforeValidator(_true_or_false)]
     if spec.type is FieldType.DATE:
         return Annotated[dt.date, BeforeValidator(_iso_date), DateWindow(*spec.date_window())]
-    if spec.type is FieldType.INT:
+    if spec.type in (FieldType.INT, FieldType.SCALE):
         return Annotated[int, BeforeValidator(_whole_number), Between(spec.min, spec.max)]
     assert spec.choices is not None
     return Literal[tuple(spec.choices)]

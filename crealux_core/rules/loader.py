@@ -184,6 +184,35 @@ def _pathway_problems(
                     compile_condition(transition.when, step.form)
                 except ConditionError as error:
                     yield document.problem((*where, "when"), str(error))
+    yield from _optional_problems(document, pathway, organisations)
+
+
+def _optional_problems(
+    document: _Document,
+    pathway: PathwaySpec,
+    organisations: Mapping[str, OrganisationSpec] | None,
+) -> Iterable[Problem]:
+    """Check the catalogue of optional steps: they run alongside, so they lead nowhere."""
+    for key, step in pathway.optional.items():
+        where: YamlPath = ("optional", key)
+        if key in pathway.steps:
+            yield document.problem(where, f"{key!r} is already a step of the pathway")
+        if step.next:
+            yield document.problem((*where, "next"), "an optional step leads nowhere: no 'next'")
+        if step.on_overdue is not None and step.on_overdue.to is not None:
+            yield document.problem(
+                (*where, "on_overdue", "to"), "an optional step's deadline cannot move the pathway"
+            )
+        if step.opens is not None or step.due.step is not None:
+            yield document.problem(
+                (*where, "due" if step.opens is None else "opens"),
+                "an optional step opens when it is added and counts from then",
+            )
+        if organisations is not None and step.concerns not in organisations:
+            yield document.problem(
+                (*where, "concerns"),
+                f"unknown organisation {step.concerns!r} ({_known(organisations)})",
+            )
 
 
 def _deadline_problems(

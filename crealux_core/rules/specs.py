@@ -126,6 +126,10 @@ class OrganisationSpec(Frozen):
     name: str = Field(min_length=1)
     kind: OrganisationKind
     notify: tuple[str, ...] = ()
+    digest: bool = Field(
+        default=False,
+        description="a shared inbox: one daily digest instead of one message per step",
+    )
 
 
 class FieldType(StrEnum):
@@ -133,6 +137,8 @@ class FieldType(StrEnum):
     INT = "int"
     DATE = "date"
     CHOICE = "choice"
+    SCALE = "scale"  # a whole number on a short scale (1 to 5), the participant's own answer
+    COMPANY_NUMBER = "company_number"  # a Belgian enterprise number, checked modulo 97
 
 
 class DateAnchor(StrEnum):
@@ -211,8 +217,13 @@ class FieldSpec(Frozen):
             raise ValueError("a choice field needs 'choices' (value: label)")
         if self.type is not FieldType.CHOICE and self.choices is not None:
             raise ValueError(f"'choices' is only for choice fields, not {self.type.value}")
-        if (self.min is not None or self.max is not None) and self.type is not FieldType.INT:
-            raise ValueError("'min' and 'max' are only for int fields")
+        numeric = (FieldType.INT, FieldType.SCALE)
+        if (self.min is not None or self.max is not None) and self.type not in numeric:
+            raise ValueError("'min' and 'max' are only for int and scale fields")
+        if self.type is FieldType.SCALE and (self.min is None or self.max is None):
+            raise ValueError("a scale field needs 'min' and 'max' (for example 1 and 5)")
+        if self.type is FieldType.SCALE and self.max - self.min > 10:  # type: ignore[operator]
+            raise ValueError("a scale has at most 11 points: use an int field for more")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"'min' ({self.min}) is above 'max' ({self.max})")
         dated = self.earliest is not None or self.latest is not None or self.future
@@ -294,9 +305,16 @@ class PathwaySpec(Frozen):
     title: str
     start: str
     steps: Annotated[dict[str, StepSpec], BeforeValidator(_keyed)]
+    optional: Annotated[dict[str, StepSpec], BeforeValidator(_keyed)] = Field(
+        default_factory=dict,
+        description="the catalogue of optional steps an advisor may add alongside the pathway",
+    )
 
     def step(self, key: str) -> StepSpec:
-        return self.steps[key]
+        """Return a step of the pathway, or of its catalogue of optional steps."""
+        if key in self.steps:
+            return self.steps[key]
+        return self.optional[key]
 
     def digest(self) -> str:
         """Return a fingerprint of the whole definition: an edit changes it (a new optional

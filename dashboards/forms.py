@@ -6,6 +6,9 @@ empty, yes/no questions included: a box left unticked would silently mean "no" (
 question, that ends the pathway), so an unanswered required question is refused instead. The
 check is the service's, not the browser's (Streamlit's own `required=` marks fields in English):
 the refusal comes back field by field and is shown in French under each question.
+
+A scale (the participant's own rating) is asked as its points side by side; a company number
+as text, written as the participant has it: the service checks it and writes it 0123.456.749.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import streamlit as st
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from crealux_core.rules.forms import Between
+from crealux_core.rules.forms import Between, enterprise_number
+from crealux_core.rules.specs import FieldType, StepSpec
 from dashboards.display import YES_NO
 
 DATE_FORMAT = "DD/MM/YYYY"
@@ -35,6 +39,11 @@ class FieldKind(StrEnum):
     DATE = "date"
     INT = "int"
     CHOICE = "choice"
+    SCALE = "scale"
+    COMPANY_NUMBER = "company_number"
+
+
+COMPANY_NUMBER_EXAMPLE = "0123.456.749"
 
 
 @dataclass(frozen=True)
@@ -73,8 +82,21 @@ def _between(metadata: Iterable[Any]) -> Between:
     return next((item for item in metadata if isinstance(item, Between)), Between(None, None))
 
 
-def describe(model: type[BaseModel]) -> list[FormField]:
-    """Return the questions of an outcome model in declaration order."""
+def _is_company_number(metadata: Iterable[Any]) -> bool:
+    return any(getattr(item, "func", None) is enterprise_number for item in metadata)
+
+
+def _is_scale(step: StepSpec | None, name: str) -> bool:
+    spec = step.form.get(name) if step else None
+    return spec is not None and spec.type is FieldType.SCALE
+
+
+def describe(model: type[BaseModel], step: StepSpec | None = None) -> list[FormField]:
+    """Return the questions of an outcome model in declaration order.
+
+    A scale validates as a whole number between its bounds: only the step it was built from
+    (`step`) tells it from an int field. Without the step, a scale is asked as a number.
+    """
     fields = []
     for name, info in model.model_fields.items():
         annotation, metadata = _constraints(info, _without_none(info.annotation))
@@ -92,11 +114,12 @@ def describe(model: type[BaseModel]) -> list[FormField]:
             fields.append(FormField(kind=FieldKind.DATE, **common))
         elif annotation is int:
             bounds = _between(metadata)
+            kind = FieldKind.SCALE if _is_scale(step, name) else FieldKind.INT
             fields.append(
-                FormField(
-                    kind=FieldKind.INT, minimum=bounds.minimum, maximum=bounds.maximum, **common
-                )
+                FormField(kind=kind, minimum=bounds.minimum, maximum=bounds.maximum, **common)
             )
+        elif annotation is str and _is_company_number(metadata):
+            fields.append(FormField(kind=FieldKind.COMPANY_NUMBER, **common))
         elif get_origin(annotation) is Literal:
             shown = labels if isinstance(labels, dict) else {}
             choices = {value: str(shown.get(value, value)) for value in get_args(annotation)}
@@ -141,6 +164,19 @@ def render_field(question: FormField, *, key: str, disabled: bool = False) -> An
             help=question.help,
             disabled=disabled,
         )
+    if question.kind is FieldKind.SCALE:
+        return _scale(question, label=label, key=key, disabled=disabled)
+    if question.kind is FieldKind.COMPANY_NUMBER:
+        text = st.text_input(
+            label,
+            value=None,
+            max_chars=20,
+            placeholder=COMPANY_NUMBER_EXAMPLE,
+            key=key,
+            help=question.help,
+            disabled=disabled,
+        )
+        return (text or "").strip() or None  # a cleared box is no answer, not a wrong number
     if question.kind is FieldKind.INT:
         # No min_value/max_value: the widget would drop a number out of bounds and the service
         # would then say the question was not answered. The service says what the bounds are.
@@ -165,6 +201,21 @@ def render_field(question: FormField, *, key: str, disabled: bool = False) -> An
     )
 
 
+def _scale(question: FormField, *, label: str, key: str, disabled: bool) -> Any:
+    """Show a rating as its points side by side, none chosen until the participant says."""
+    assert question.minimum is not None and question.maximum is not None  # FieldSpec checks it
+    return st.segmented_control(
+        label,
+        options=list(range(question.minimum, question.maximum + 1)),
+        format_func=str,
+        selection_mode="single",
+        default=None,
+        key=key,
+        help=question.help,
+        disabled=disabled,
+    )
+
+
 REQUIRED_HINT = "Toutes les réponses sont obligatoires, sauf mention « facultatif »."
 
 
@@ -178,6 +229,14 @@ YES_OR_NO = "Répondez par oui ou non."
 WHOLE_NUMBER = "Un nombre entier est attendu."
 INVALID_DATE = "Date invalide (JJ/MM/AAAA)."
 CHOOSE = "Choisissez une valeur de la liste."
+COMPANY_NUMBER_EXPECTED = f"Un numéro d'entreprise est attendu ({COMPANY_NUMBER_EXAMPLE})."
+COMPANY_NUMBER_FORMAT = (
+    f"Le numéro d'entreprise compte 10 chiffres et commence par 0 ou 1 ({COMPANY_NUMBER_EXAMPLE})."
+)
+COMPANY_NUMBER_CHECK = (
+    "Ce numéro d'entreprise n'est pas valide (ses deux derniers chiffres ne correspondent pas) :"
+    " une faute de frappe ?"
+)
 
 # Error types (ours from crealux_core.rules.forms, or pydantic's) whose French needs no ctx.
 _FIXED = {
@@ -196,6 +255,9 @@ _FIXED = {
     "date_from_datetime_inexact": INVALID_DATE,
     "literal_error": CHOOSE,
     "enum": CHOOSE,
+    "company_number_expected": COMPANY_NUMBER_EXPECTED,
+    "company_number_format": COMPANY_NUMBER_FORMAT,
+    "company_number_check": COMPANY_NUMBER_CHECK,
 }
 
 
@@ -257,6 +319,12 @@ _MESSAGES = [
             "date_out_of_range",
         ),
         (r"Input should be '.*", "literal_error"),
+        (r"expected a company number", "company_number_expected"),
+        (r"expected 10 digits starting with 0 or 1 \(0123\.456\.749\)", "company_number_format"),
+        (
+            r"the check digits do not match \(modulo 97\): a typing error\?",
+            "company_number_check",
+        ),
         (r"String should have at least (?P<min_length>\d+) characters?", "string_too_short"),
         (r"String should have at most (?P<max_length>\d+) characters?", "string_too_long"),
         (rf"note too long: at most (?P<maximum>{_NUMBER}) characters.*", "note_too_long"),

@@ -12,7 +12,16 @@ from crealux_core.rules import Rules, outcome_model
 from crealux_core.rules.forms import NOTE_MAX_CHARS, check_note, validate_outcome
 from crealux_core.rules.specs import FieldSpec, FieldType, StepSpec
 from dashboards.display import outcome_lines
-from dashboards.forms import FieldKind, answers, describe, french, pydantic_errors
+from dashboards.forms import (
+    COMPANY_NUMBER_CHECK,
+    COMPANY_NUMBER_EXPECTED,
+    COMPANY_NUMBER_FORMAT,
+    FieldKind,
+    answers,
+    describe,
+    french,
+    pydantic_errors,
+)
 
 ENROLLED_ON = date(2026, 11, 2)
 TODAY = date(2026, 11, 29)
@@ -25,8 +34,10 @@ def all_steps(rules: Rules) -> list[StepSpec]:
 def test_every_field_of_every_step_gets_a_widget_as_the_rules_define_it(rules: Rules) -> None:
     steps = all_steps(rules)
     assert len(steps) >= 7
+    kinds = {spec.type for step in steps for spec in step.form.values()}
+    assert kinds == set(FieldType), "every field type is read from the real rules"
     for step in steps:
-        questions = describe(outcome_model(step))
+        questions = describe(outcome_model(step), step)
         assert [q.name for q in questions] == list(step.form), step.key
         for question in questions:
             spec = step.form[question.name]
@@ -55,6 +66,13 @@ def test_an_optional_number_keeps_its_bounds() -> None:
         1,
         9,
     )
+
+
+def test_a_scale_reads_as_a_number_when_the_step_is_not_given(rules: Rules) -> None:
+    step = rules.pathway().step("self_evaluation_entry")
+    confidence = describe(outcome_model(step))[0]
+    assert (confidence.kind, confidence.minimum, confidence.maximum) == (FieldKind.INT, 1, 5)
+    assert describe(outcome_model(step), step)[0].kind is FieldKind.SCALE
 
 
 def test_a_field_without_a_widget_is_an_error_not_a_silent_gap() -> None:
@@ -120,6 +138,9 @@ def test_refusals_of_the_real_outcome_models_read_in_french(rules: Rules) -> Non
             "La valeur doit être inférieure ou égale à 2100.",
         ),
         ("String should have at least 1 character", "Ce champ est obligatoire."),
+        ("expected a company number", COMPANY_NUMBER_EXPECTED),
+        ("expected 10 digits starting with 0 or 1 (0123.456.749)", COMPANY_NUMBER_FORMAT),
+        ("the check digits do not match (modulo 97): a typing error?", COMPANY_NUMBER_CHECK),
         ("String should have at most 100 characters", "100 caractères au maximum."),
         (
             f"note too long: at most {NOTE_MAX_CHARS} characters, got 6000",
@@ -168,6 +189,42 @@ def test_only_an_unanswered_question_reads_as_required() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("written", "in_french"),
+    [
+        (123456749, COMPANY_NUMBER_EXPECTED),
+        ("0123.456", COMPANY_NUMBER_FORMAT),
+        ("2123.456.749", COMPANY_NUMBER_FORMAT),
+        ("0123.456.748", COMPANY_NUMBER_CHECK),
+    ],
+)
+def test_a_refused_company_number_says_why_in_french(
+    rules: Rules, written: object, in_french: str
+) -> None:
+    step = rules.pathway().step("business_creation")
+    with pytest.raises(ValidationError) as caught:
+        validate_outcome(
+            step,
+            {
+                "status": "principal",
+                "started_on": "2026-11-20",
+                "joined_village": True,
+                "business_plan_ready": True,
+                "sector": "crafts",
+                "company_number": written,
+            },
+            enrolled_on=ENROLLED_ON,
+            today=TODAY,
+        )
+    assert pydantic_errors(caught.value) == {"company_number": in_french}
+
+
+def test_company_number_messages_are_not_taken_for_one_another() -> None:
+    messages = {COMPANY_NUMBER_EXPECTED, COMPANY_NUMBER_FORMAT, COMPANY_NUMBER_CHECK}
+    assert len(messages) == 3
+    assert french("expected a company number, or not") == "expected a company number, or not"
+
+
 def test_a_note_too_long_reads_in_french() -> None:
     with pytest.raises(ValueError) as caught:
         check_note("x" * (NOTE_MAX_CHARS + 1))
@@ -199,6 +256,67 @@ def test_a_number_out_of_bounds_reaches_the_service_rather_than_reading_as_unans
     assert number.placeholder == "De 0 à 200"
     number.set_value(500).run()
     assert app.session_state["answer"] == 500
+
+
+def rate_confidence() -> None:
+    import streamlit as st
+
+    from dashboards.forms import FieldKind, FormField, render_field
+
+    question = FormField(
+        name="confidence",
+        kind=FieldKind.SCALE,
+        label="Confiance en moi",
+        help="1 = pas du tout, 5 = tout à fait",
+        required=True,
+        minimum=1,
+        maximum=5,
+    )
+    with st.form("rating"):
+        st.session_state["answer"] = render_field(question, key="confidence")
+        st.form_submit_button("Enregistrer")
+
+
+def test_a_scale_shows_its_points_side_by_side_and_none_is_chosen_for_the_participant() -> None:
+    app = AppTest.from_function(rate_confidence).run()
+    assert not app.exception
+    [scale] = app.segmented_control
+    assert scale.label == "Confiance en moi"
+    assert scale.options == ["1", "2", "3", "4", "5"]
+    assert scale.value is None
+    assert app.session_state["answer"] is None
+    scale.set_value(4)
+    app.button[0].click().run()
+    assert app.session_state["answer"] == 4
+
+
+def ask_company_number() -> None:
+    import streamlit as st
+
+    from dashboards.forms import FieldKind, FormField, render_field
+
+    question = FormField(
+        name="company_number",
+        kind=FieldKind.COMPANY_NUMBER,
+        label="Numéro d'entreprise (BCE)",
+        help="10 chiffres",
+        required=False,
+    )
+    st.session_state["answer"] = render_field(question, key="company_number")
+
+
+def test_a_company_number_is_typed_as_the_participant_has_it_and_an_empty_box_is_no_answer() -> (
+    None
+):
+    app = AppTest.from_function(ask_company_number).run()
+    box = app.text_input(key="company_number")
+    assert box.placeholder == "0123.456.749"
+    assert box.label == "Numéro d'entreprise (BCE) (facultatif)"
+    assert app.session_state["answer"] is None
+    box.input(" BE 0123 456 749 ").run()
+    assert app.session_state["answer"] == "BE 0123 456 749"
+    box.input("   ").run()
+    assert app.session_state["answer"] is None
 
 
 def test_an_outcome_reads_with_the_labels_of_its_step(rules: Rules) -> None:

@@ -615,6 +615,7 @@ def participant_enroll(
             now=utcnow(),
             orchestrator=runtime.orchestrator,
             dashboard_url=runtime.settings.dashboard_url,
+            actor=actor,
         )
         step = current_step(session, run.id or 0)
     result = {

@@ -115,8 +115,8 @@ def current() -> Context:
 
 
 def may_enroll(user: User) -> bool:
-    """Only advisors enroll: a participant is enrolled with the advisor who will follow them."""
-    return user.role is Role.ADVISOR
+    """Advisors enrol the participants they will follow; the coordinator enrols and assigns."""
+    return user.role in (Role.ADVISOR, Role.COORDINATOR)
 
 
 def may_watch_pathways(user: User) -> bool:

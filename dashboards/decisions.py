@@ -58,6 +58,16 @@ def _body(
             return (f"Close par son échéance : **{md(label)}**." if label else None), event.note
         case EventKind.OPENED:
             return "L'étape s'est ouverte à sa date prévue.", event.note
+        case EventKind.CORRECTION:
+            outcome = event.payload.get("outcome", {})
+            lines = [(line.label, line.value) for line in outcome_lines(step, outcome)]
+            head = "Réponses corrigées (la décision d'origine reste affichée plus haut) :"
+            return "\n\n".join([head, _bullets(lines)]), event.note
+        case EventKind.ADDED:
+            return "Étape ajoutée au plan, à côté du parcours.", event.note
+        case EventKind.TRANSFER:
+            to = md(_person(names, event.payload.get("to")))
+            return f"Le participant est désormais suivi par **{to}**.", event.note
         case EventKind.COMMENT:
             return None, event.note
         case _:
@@ -77,6 +87,8 @@ def show_event(event: EventView, *, step: StepSpec | None, names: Mapping[int, s
     if typed:
         if event.kind is EventKind.DECISION:
             st.markdown(f"*{NOTE_LABEL}* :")
+        elif event.kind is EventKind.CORRECTION:
+            st.markdown("*Raison de la correction* :")
         st.text(typed)
     if not event.seen_by_flow:
         st.caption(f":material/sync: {CATCHING_UP}")

@@ -44,6 +44,10 @@ EVENT_LABELS: dict[EventKind, str] = {
     EventKind.OPENED: "Ouverture à la date prévue",
     EventKind.COMMENT: "Commentaire",
     EventKind.MIGRATION: "Changement de version du parcours",
+    EventKind.CORRECTION: "Correction de la décision",
+    EventKind.ADDED: "Étape facultative ajoutée",
+    EventKind.TRANSFER: "Changement d'accompagnateur·rice",
+    EventKind.GOAL: "Objectif du plan",
 }
 
 EVENT_ICONS: dict[EventKind, str] = {
@@ -54,11 +58,16 @@ EVENT_ICONS: dict[EventKind, str] = {
     EventKind.OPENED: ":material/event_available:",
     EventKind.COMMENT: ":material/chat:",
     EventKind.MIGRATION: ":material/upgrade:",
+    EventKind.CORRECTION: ":material/edit_note:",
+    EventKind.ADDED: ":material/add_task:",
+    EventKind.TRANSFER: ":material/group:",
+    EventKind.GOAL: ":material/flag:",
 }
 
 # Why a deadline closed a step, or why a pathway ended (`on_overdue.reason` in the rules).
 END_REASON_LABELS: dict[str, str] = {
     "lost_to_follow_up": "perte de contact",
+    "self_evaluation_missed": "auto-évaluation de fin non faite",
 }
 
 PROCESS_STATE_LABELS: dict[ProcessState, str] = {
@@ -192,4 +201,6 @@ def outcome_lines(step: StepSpec | None, outcome: dict[str, Any]) -> list[Outcom
 def find_step(rules: Rules, pathway_key: str, step_key: str) -> StepSpec | None:
     """Return the spec of a step as the current rules define it, if they still do."""
     pathway = rules.pathways.get(pathway_key)
-    return pathway.steps.get(step_key) if pathway else None
+    if pathway is None:
+        return None
+    return pathway.steps.get(step_key) or pathway.optional.get(step_key)

@@ -42,7 +42,7 @@ class EventKind(StrEnum):
 
 
 # Events the flow does not need to see: they change nothing it waits on.
-SILENT_EVENT_KINDS = (EventKind.COMMENT, EventKind.GOAL)
+SILENT_EVENT_KINDS = (EventKind.COMMENT, EventKind.GOAL, EventKind.CORRECTION, EventKind.TRANSFER)
 
 
 class PathwayDefinition(SQLModel, table=True):

@@ -48,6 +48,9 @@ from crealux_core.services.errors import Conflict
 from crealux_core.services.lookup import get_row
 from crealux_core.services.organisations import organisation_by_key
 
+OnDecision = Callable[[Session, PathwaySpec, StepRun, PathwayEvent], None]
+"""Something a decision records in its own transaction (the orientation advice beside it)."""
+
 
 @dataclass(frozen=True)
 class Recorded:
@@ -57,27 +60,38 @@ class Recorded:
     current: StepRun | None
 
 
+def outcome_of(event: PathwayEvent) -> dict[str, Any]:
+    """Return the answers an event carries: a decision's payload, a correction's new outcome."""
+    if event.kind is EventKind.CORRECTION:
+        return dict(event.payload.get("outcome", {}))
+    return dict(event.payload)
+
+
 def answers_of(session: Session, pathway_run_id: int) -> dict[str, dict[str, Any]]:
-    """Return the latest decided outcome of each step of a pathway run, by step key."""
+    """Return the latest outcome of each step of a pathway run, by step key: its decision, or
+    the latest correction of it (the pathway's own steps only, not optional ones)."""
     rows = session.exec(
-        select(StepRun.step_key, PathwayEvent.payload)
+        select(StepRun.step_key, PathwayEvent)
         .join(StepRun, col(PathwayEvent.step_run_id) == col(StepRun.id))
         .where(
             PathwayEvent.pathway_run_id == pathway_run_id,
-            PathwayEvent.kind == EventKind.DECISION,
+            col(PathwayEvent.kind).in_([EventKind.DECISION, EventKind.CORRECTION]),
+            col(StepRun.optional).is_(False),
         )
         .order_by(col(PathwayEvent.id))
     ).all()
-    return {step_key: dict(payload) for step_key, payload in rows}
+    return {step_key: outcome_of(event) for step_key, event in rows}
 
 
 def current_step(session: Session, pathway_run_id: int) -> StepRun | None:
-    """Return the step the pathway is on (open or scheduled), if any."""
+    """Return the step the pathway is on (open or scheduled), if any; optional steps taken
+    alongside are not where the pathway is."""
     return session.exec(
         select(StepRun)
         .where(
             StepRun.pathway_run_id == pathway_run_id,
             col(StepRun.status).in_([StepStatus.OPEN, StepStatus.SCHEDULED]),
+            col(StepRun.optional).is_(False),
         )
         .order_by(col(StepRun.seq).desc())
     ).first()
@@ -176,6 +190,7 @@ def _reach(
     answers: Answers,
     now: datetime,
     dashboard_url: str,
+    optional: bool = False,
 ) -> StepRun:
     """Add the step the pathway goes to: open now, or scheduled to open later."""
     participant = get_row(session, Participant, run.participant_id)
@@ -193,6 +208,7 @@ def _reach(
         opens_at=opens_at,
         assignee_id=participant.advisor_id if step.role is Role.ADVISOR else None,
         organisation_id=organisation.id or 0,
+        optional=optional,
     )
     session.add(step_run)
     session.flush()
@@ -214,6 +230,17 @@ def _end(
 ) -> None:
     run.status, run.completed_at, run.end_reason = PathwayStatus.COMPLETED, now, reason
     session.add(run)
+    # Optional steps still open end with the pathway: nobody is left to do them for.
+    session.execute(
+        update(StepRun)
+        .where(
+            col(StepRun.pathway_run_id) == run.id,
+            col(StepRun.optional).is_(True),
+            col(StepRun.status).in_([StepStatus.OPEN, StepStatus.SCHEDULED]),
+        )
+        .values(status=StepStatus.CANCELLED, closed_at=now)
+        .execution_options(synchronize_session=False)
+    )
     notices.pathway_ended(session, run=run, reason=reason, now=now, dashboard_url=dashboard_url)
 
 
@@ -317,9 +344,10 @@ def _close_and_move_on(
     choose: Callable[[PathwaySpec, StepSpec], StepSpec | None],
     now: datetime,
     dashboard_url: str,
+    on_decision: OnDecision | None = None,
 ) -> Recorded:
     """Close a current step (compare-and-set), record the event, reach the step `choose`
-    returns or end the pathway; one transaction."""
+    returns or end the pathway; one transaction. An optional step closes alone."""
     step_run, run = _refreshed(session, step_run_id)
     pathway = definition_of(session=session, rules=rules, run=run)
     if not _close(session, step_run_id, to=closed_as, now=now):
@@ -336,15 +364,21 @@ def _close_and_move_on(
         now=now,
         dashboard_url=dashboard_url,
     )
-    current = _move_on(
-        session,
-        run=run,
-        pathway=pathway,
-        following=choose(pathway, step),
-        end_reason=f"{step.key}:{'decided' if closed_as is StepStatus.COMPLETED else 'skipped'}",
-        now=now,
-        dashboard_url=dashboard_url,
-    )
+    if step_run.optional:  # taken alongside: the pathway stays where it is
+        current = current_step(session, run.id or 0)
+    else:
+        how = "decided" if closed_as is StepStatus.COMPLETED else "skipped"
+        if recorded.kind is EventKind.DECISION and on_decision is not None:
+            on_decision(session, pathway, step_run, recorded)
+        current = _move_on(
+            session,
+            run=run,
+            pathway=pathway,
+            following=choose(pathway, step),
+            end_reason=f"{step.key}:{how}",
+            now=now,
+            dashboard_url=dashboard_url,
+        )
     session.commit()
     return Recorded(event=recorded, current=current)
 
@@ -359,6 +393,7 @@ def decide(
     note: str | None,
     now: datetime,
     dashboard_url: str,
+    on_decision: OnDecision | None = None,
 ) -> Recorded:
     """Commit a validated decision on an open step and move the pathway on."""
     return _close_and_move_on(
@@ -375,6 +410,7 @@ def decide(
         choose=lambda pathway, step: next_step(pathway, step, outcome.model_dump()),
         now=now,
         dashboard_url=dashboard_url,
+        on_decision=on_decision,
     )
 
 
@@ -473,6 +509,9 @@ def expire(
         step_run_id=step_run_id,
         payload={"reason": step.on_overdue.reason, "overdue_at": step_run.overdue_at.isoformat()},
     )
+    if step_run.optional:
+        session.commit()
+        return Recorded(event=event, current=current_step(session, run.id or 0))
     following = pathway.step(step.on_overdue.to) if step.on_overdue.to else None
     current = _move_on(
         session,
@@ -527,3 +566,179 @@ def coordinator_organisation(session: Session, rules: Rules) -> Organisation | N
         if spec.kind is OrganisationKind.COORDINATOR:
             return organisation_by_key(session=session, key=key)
     return None
+
+
+class ChangesTheRoute(Conflict):
+    """A correction whose answers would have taken the pathway elsewhere."""
+
+
+def _latest_outcome_event(session: Session, step_run_id: int) -> PathwayEvent | None:
+    return session.exec(
+        select(PathwayEvent)
+        .where(
+            PathwayEvent.step_run_id == step_run_id,
+            col(PathwayEvent.kind).in_([EventKind.DECISION, EventKind.CORRECTION]),
+        )
+        .order_by(col(PathwayEvent.id).desc())
+    ).first()
+
+
+def correct(
+    *,
+    session: Session,
+    rules: Rules,
+    step_run_id: int,
+    actor_id: int,
+    outcome: BaseModel,
+    note: str | None,
+    now: datetime,
+) -> Recorded:
+    """Record new answers for a decided step; the original decision stays as it was.
+
+    A correction fixes what was recorded, not where the pathway went: answers that would have
+    led elsewhere are refused (ChangesTheRoute). A scheduled step counting from a corrected
+    date (a checkpoint after the start of the activity) is re-dated.
+    """
+    step_run, run = _refreshed(session, step_run_id)
+    original = _latest_outcome_event(session, step_run_id)
+    if step_run.status is not StepStatus.COMPLETED or original is None:
+        raise Conflict(f"step {step_run_id} has no decision to correct")
+    pathway = definition_of(session=session, rules=rules, run=run)
+    step = pathway.step(step_run.step_key)
+    new = outcome.model_dump(mode="json")
+    if not step_run.optional:
+        before = next_step(pathway, step, outcome_of(original))
+        after = next_step(pathway, step, outcome.model_dump())
+        if (before.key if before else None) != (after.key if after else None):
+            session.rollback()
+            raise ChangesTheRoute(
+                f"these answers lead to {after.key if after else 'the end'}, not to"
+                f" {before.key if before else 'the end'} where the pathway went"
+            )
+    event = record(
+        session,
+        run,
+        kind=EventKind.CORRECTION,
+        now=now,
+        step_run_id=step_run_id,
+        actor_id=actor_id,
+        payload={"corrects": original.id, "outcome": new},
+        note=note,
+    )
+    _redate_scheduled(session, pathway, run)
+    session.commit()
+    return Recorded(event=event, current=current_step(session, run.id or 0))
+
+
+def _redate_scheduled(session: Session, pathway: PathwaySpec, run: PathwayRun) -> None:
+    """Re-date the pathway's scheduled step from the answers as they are now."""
+    current = current_step(session, run.id or 0)
+    if current is None or current.status is not StepStatus.SCHEDULED:
+        return
+    opens_at = opening_time(
+        pathway.step(current.step_key), current.reached_at, answers_of(session, run.id or 0)
+    )
+    if opens_at != current.opens_at:
+        current.opens_at = opens_at
+        session.add(current)
+
+
+def add_optional(
+    *,
+    session: Session,
+    rules: Rules,
+    pathway_run_id: int,
+    step_key: str,
+    actor_id: int,
+    note: str | None,
+    now: datetime,
+    dashboard_url: str,
+) -> Recorded:
+    """Open an optional step from the pathway's catalogue alongside its current step."""
+    run = session.get(PathwayRun, pathway_run_id, populate_existing=True)
+    if run is None or run.status is not PathwayStatus.ACTIVE:
+        raise Conflict(f"pathway run {pathway_run_id} is not active")
+    pathway = definition_of(session=session, rules=rules, run=run)
+    step = pathway.optional.get(step_key)
+    if step is None:
+        raise Conflict(f"{step_key!r} is not an optional step of {pathway.key}@{pathway.version}")
+    added = _reach(
+        session,
+        run=run,
+        step=step,
+        answers={},
+        now=now,
+        dashboard_url=dashboard_url,
+        optional=True,
+    )
+    event = record(
+        session,
+        run,
+        kind=EventKind.ADDED,
+        now=now,
+        step_run_id=added.id,
+        actor_id=actor_id,
+        payload={"step_key": step_key},
+        note=note,
+    )
+    session.commit()
+    return Recorded(event=event, current=added)
+
+
+def transfer(
+    session: Session,
+    *,
+    participant: Participant,
+    to_advisor_id: int,
+    actor_id: int,
+    note: str | None,
+    now: datetime,
+) -> list[PathwayEvent]:
+    """Give a participant to another advisor, with the current steps assigned to the former
+    one (the caller commits: a whole caseload moves in one transaction)."""
+    former = participant.advisor_id
+    participant.advisor_id = to_advisor_id
+    session.add(participant)
+    recorded: list[PathwayEvent] = []
+    runs = session.exec(
+        select(PathwayRun).where(
+            PathwayRun.participant_id == participant.id,
+            PathwayRun.status == PathwayStatus.ACTIVE,
+        )
+    ).all()
+    for run in runs:
+        payload = {"from": former, "to": to_advisor_id}
+        recorded.append(
+            record(
+                session,
+                run,
+                kind=EventKind.TRANSFER,
+                now=now,
+                actor_id=actor_id,
+                payload=payload,
+                note=note,
+            )
+        )
+        steps = session.exec(
+            select(StepRun).where(
+                StepRun.pathway_run_id == run.id,
+                StepRun.assignee_id == former,
+                col(StepRun.status).in_([StepStatus.OPEN, StepStatus.SCHEDULED]),
+            )
+        ).all()
+        for step_run in steps:
+            step_run.assignee_id = to_advisor_id
+            session.add(step_run)
+            recorded.append(
+                record(
+                    session,
+                    run,
+                    kind=EventKind.REASSIGN,
+                    now=now,
+                    step_run_id=step_run.id,
+                    actor_id=actor_id,
+                    payload=payload,
+                    note=note,
+                )
+            )
+    return recorded

@@ -35,14 +35,19 @@ def enroll_participant(
     orchestrator: Orchestrator | None,
     dashboard_url: str,
     pathway_key: str | None = None,
+    actor: User | None = None,
 ) -> tuple[Participant, PathwayRun]:
     """Commit a participant and their pathway with its first step open, then start its flow run.
 
-    If the orchestrator cannot be reached, the pathway still waits on its first step and the
-    reconciler starts its flow run later.
+    `actor` enrols (an advisor or the coordinator; by default the advisor themselves) and
+    `advisor` will follow the participant. If the orchestrator cannot be reached, the pathway
+    still waits on its first step and the reconciler starts its flow run later.
     """
-    if advisor.role is not Role.ADVISOR:
-        raise InvalidInput({"advisor": f"{advisor.username} is not an advisor"})
+    actor = actor or advisor
+    if actor.role not in (Role.ADVISOR, Role.COORDINATOR):
+        raise Forbidden(f"{actor.username} may not enrol participants")
+    if advisor.role is not Role.ADVISOR or not advisor.active:
+        raise InvalidInput({"advisor": f"{advisor.username} is not an active advisor"})
     participant = Participant.model_validate(
         data, update={"advisor_id": advisor.id, "enrolled_at": now}
     )

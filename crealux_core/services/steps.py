@@ -223,6 +223,8 @@ class StepForm:
     events: list[EventView]
     may_complete: bool
     may_steer: bool
+    may_correct: bool = False
+    answers: dict[str, Any] | None = None  # the latest answers of a decided step
 
     @property
     def decision(self) -> EventView | None:
@@ -247,13 +249,34 @@ def step_form(*, session: Session, rules: Rules, user: User, step_run_id: int) -
     org = get_row(session, Organisation, step_run.organisation_id)
     is_open = step_run.status is StepStatus.OPEN
     is_current = step_run.status in (StepStatus.OPEN, StepStatus.SCHEDULED)
+    history = step_events(session=session, step_run_id=step_run_id)
+    latest = next(
+        (e for e in reversed(history) if e.kind in (EventKind.DECISION, EventKind.CORRECTION)),
+        None,
+    )
+    answers = None
+    if latest is not None:
+        answers = (
+            dict(latest.payload.get("outcome", {}))
+            if latest.kind is EventKind.CORRECTION
+            else dict(latest.payload)
+        )
+    partner_own = (
+        user.role is Role.PARTNER
+        and step.role is Role.PARTNER
+        and step_run.organisation_id == user.organisation_id
+    )
     return StepForm(
         view=_view(rules, step_run, run, participant, org),
         step=step,
         model=outcome_model(step),
-        events=step_events(session=session, step_run_id=step_run_id),
+        events=history,
         may_complete=is_open and _may_complete(user, step_run, step),
         may_steer=is_current and _may_steer(user, participant),
+        may_correct=step_run.status is StepStatus.COMPLETED
+        and latest is not None
+        and (_may_steer(user, participant) or partner_own),
+        answers=answers,
     )
 
 

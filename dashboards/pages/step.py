@@ -9,7 +9,7 @@ to another advisor.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import streamlit as st
@@ -26,6 +26,7 @@ from crealux_core.services.errors import (
     NotFound,
     ServiceError,
 )
+from crealux_core.services.plans import correct_decision
 from crealux_core.services.steps import (
     StepForm,
     StepView,
@@ -261,7 +262,7 @@ def decision_form(ctx: context.Context, form: StepForm) -> None:
     slots = {}
     with st.form(f"{prefix}-form"):
         st.caption(" ".join(filter(None, [form.step.description, REQUIRED_HINT])))
-        for question in describe(form.model):
+        for question in describe(form.model, form.step):
             values[question.name] = render_field(question, key=f"{prefix}-{question.name}")
             slots[question.name] = st.empty()
         note = st.text_area(
@@ -416,6 +417,78 @@ def reassign_form(ctx: context.Context, form: StepForm, names: dict[int, str]) -
             show_errors(reassign(ctx, form, assignee, note or ""), slots, summary, fields=False)
 
 
+def correct(
+    ctx: context.Context, form: StepForm, values: dict[str, Any], reason: str
+) -> dict[str, str]:
+    if not reason.strip():
+        return {"reason": "Indiquez pourquoi la décision est corrigée."}
+    try:
+        with ctx.runtime.session() as session:
+            correct_decision(
+                session=session,
+                rules=ctx.runtime.rules,
+                user=ctx.user,
+                step_run_id=form.view.id,
+                data=answers(values),
+                note=reason,
+                now=clock.utcnow(),
+            )
+    except InvalidInput as refused:
+        errors = field_errors(refused)
+        if "form" in refused.field_errors and "route" in refused.field_errors["form"]:
+            errors["form"] = (
+                "Cette correction changerait la suite du parcours : rien n'a été enregistré. "
+                "Pour changer d'orientation, passez l'étape en cours ou revenez à l'orientation."
+            )
+        if "note" in errors:
+            errors["reason"] = errors.pop("note")
+        return errors
+    except ServiceError as error:
+        return refusal(error, "corriger")
+    st.session_state[context.RECEIPT] = context.Receipt(
+        form.view.id,
+        success=True,
+        text="Correction enregistrée ; la décision d'origine reste visible.",
+    )
+    st.rerun()
+
+
+def _seed(key: str, value: Any, question: Any) -> None:
+    """Start a correction from the answers as they are (once: then the user's edits stay)."""
+    if key in st.session_state or value is None:
+        return
+    if question.kind.value == "date" and isinstance(value, str):
+        value = date.fromisoformat(value)
+    st.session_state[key] = value
+
+
+def correction_form(ctx: context.Context, form: StepForm) -> None:
+    prefix = f"step-{form.view.id}-correct"
+    with st.expander("Corriger la décision", icon=":material/edit_note:"):
+        summary = st.empty()
+        values: dict[str, Any] = {}
+        slots = {}
+        with st.form(f"{prefix}-form"):
+            st.caption(
+                "La correction est enregistrée à côté de la décision d'origine, qui reste "
+                "visible. Elle ne change pas la suite du parcours."
+            )
+            for question in describe(form.model, form.step):
+                key = f"{prefix}-{question.name}"
+                _seed(key, (form.answers or {}).get(question.name), question)
+                values[question.name] = render_field(question, key=key)
+                slots[question.name] = st.empty()
+            reason = st.text_area(
+                "Raison de la correction (obligatoire)",
+                key=f"{prefix}-reason",
+                max_chars=NOTE_MAX_CHARS,
+            )
+            slots["reason"] = st.empty()
+            submitted = st.form_submit_button("Enregistrer la correction", key=f"{prefix}-submit")
+        if submitted:
+            show_errors(correct(ctx, form, values, reason or ""), slots, summary, fields=True)
+
+
 def may_reassign(form: StepForm) -> bool:
     """Only a step an advisor completes is given to another advisor (a partner's step belongs
     to its organisation)."""
@@ -458,6 +531,8 @@ def render() -> None:
         skip_form(ctx, form)
     if (form.may_steer and may_reassign(form)) or pressed(f"{prefix}-reassign-submit"):
         reassign_form(ctx, form, names)
+    if form.may_correct or pressed(f"{prefix}-correct-submit"):
+        correction_form(ctx, form)
 
 
 render()

@@ -11,10 +11,12 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, col, select
 
+from crealux_core.domain.orientation import Advice
 from crealux_core.models import (
     SILENT_EVENT_KINDS,
     EventKind,
     Organisation,
+    OrientationAdvice,
     Participant,
     PathwayEvent,
     PathwayRun,
@@ -26,7 +28,7 @@ from crealux_core.models import (
 from crealux_core.rules import outcome_model
 from crealux_core.rules.forms import check_note
 from crealux_core.rules.specs import PathwaySpec, Rules, StepSpec
-from crealux_core.services import events
+from crealux_core.services import advice, events
 from crealux_core.services.definitions import definition_of
 from crealux_core.services.delivery import wake
 from crealux_core.services.errors import (
@@ -225,6 +227,8 @@ class StepForm:
     may_steer: bool
     may_correct: bool = False
     answers: dict[str, Any] | None = None  # the latest answers of a decided step
+    advice: Advice | None = None  # what the orientation rules advise, on an open orientation
+    advice_given: OrientationAdvice | None = None  # what was advised and decided, once decided
 
     @property
     def decision(self) -> EventView | None:
@@ -277,6 +281,10 @@ def step_form(*, session: Session, rules: Rules, user: User, step_run_id: int) -
         and latest is not None
         and (_may_steer(user, participant) or partner_own),
         answers=answers,
+        advice=advice.advice_for(session=session, rules=rules, step_run=step_run)
+        if is_open
+        else None,
+        advice_given=advice.recorded_advice(session=session, step_run_id=step_run_id),
     )
 
 
@@ -375,6 +383,7 @@ def submit_decision(
             note=text,
             now=now,
             dashboard_url=dashboard_url,
+            on_decision=advice.recorder(rules),
         )
     except Conflict:
         raise _keep_note_and_refuse(session, step_run_id, actor, text, now) from None

@@ -255,8 +255,39 @@ def pressed(key: str) -> bool:
     return bool(st.session_state.get(key))
 
 
+def advised_here(ctx: context.Context, form: StepForm) -> bool:
+    spec = ctx.runtime.rules.orientation
+    return spec is not None and spec.decided_step == form.step.key
+
+
+def advice_panel(ctx: context.Context, form: StepForm) -> None:
+    """Show what the orientation rules advise beside the decision; the advisor chooses."""
+    if form.advice is not None:
+        st.info(
+            f"**Conseil d'orientation : {md(form.advice.route_label)}.** "
+            f"{md(form.advice.reason)}  \n"
+            "C'est un conseil : vous décidez avec le participant ; conseil et décision sont "
+            "enregistrés tous les deux.",
+            icon=":material/lightbulb:",
+        )
+    elif form.may_complete and advised_here(ctx, form):
+        st.caption("Aucun conseil d'orientation ne ressort du bilan : à vous de juger.")
+    given = form.advice_given
+    if given is not None:
+        spec = ctx.runtime.rules.orientation
+        routes = spec.routes if spec else {}
+        advised = routes.get(given.advised_route or "", given.advised_route or "aucun")
+        decided = routes.get(given.decided_route, given.decided_route)
+        same = given.advised_route == given.decided_route
+        st.caption(
+            f"Conseil donné : **{md(advised)}** · décision : **{md(decided)}**"
+            + ("" if same or given.advised_route is None else " (différente du conseil)")
+        )
+
+
 def decision_form(ctx: context.Context, form: StepForm) -> None:
     prefix = f"step-{form.view.id}"
+    advice_panel(ctx, form)
     summary = st.empty()
     values: dict[str, Any] = {}
     slots = {}
@@ -524,6 +555,8 @@ def render() -> None:
         decision_form(ctx, form)
     else:
         not_yours(form)
+        if form.advice_given is not None:
+            advice_panel(ctx, form)
     if form.events:
         st.subheader("Historique de l'étape")
         show_events(form.events, step=form.step, names=names)

@@ -1,17 +1,37 @@
-"""Parcours (`?participant=ID`): a participant's steps and what happened at each, oldest first."""
+"""Parcours (`?participant=ID`): a participant's plan (goals, steps done, open, coming and
+skipped, with who and why), their contact details, and every step with its events.
+
+The participant's advisor and the coordinator change the plan here: add a goal and mark it
+achieved or dropped, add an optional step from the catalogue, give the participant to a
+colleague. Each change is an event (`services.plans`, `services.caseloads`).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
 import streamlit as st
 
-from crealux_core.models import PathwayRun, StepStatus, User
+from crealux_core import clock
+from crealux_core.models import GoalStatus, PathwayRun, PathwayStatus, Role, StepStatus, User
 from crealux_core.rules.specs import Rules
-from crealux_core.services.errors import Forbidden, NotFound
+from crealux_core.services.caseloads import transfer_participants
+from crealux_core.services.errors import Forbidden, InvalidInput, NotFound, ServiceError
 from crealux_core.services.participants import Timeline, TimelineEntry, participant_timeline
+from crealux_core.services.plans import (
+    PlanItem,
+    PlanState,
+    add_goal,
+    add_optional_step,
+    goals_of,
+    may_steer,
+    optional_catalogue,
+    plan_of,
+    update_goal,
+)
 from crealux_core.services.users import list_advisors
-from dashboards import context
+from dashboards import background, context
 from dashboards.decisions import show_events
 from dashboards.display import (
     GENDER_LABELS,
@@ -91,6 +111,212 @@ def entry_card(
             st.switch_page(context.STEP_PAGE, query_params={"step": str(view.id)})
 
 
+PLAN_STATES = {
+    PlanState.DONE: (":material/check_circle:", "fait"),
+    PlanState.OPEN: (":material/radio_button_checked:", "en cours"),
+    PlanState.COMING: (":material/event:", "à venir"),
+    PlanState.SKIPPED: (":material/skip_next:", "passé"),
+    PlanState.CLOSED: (":material/block:", "clos"),
+}
+GOAL_LABELS = {
+    GoalStatus.OPEN: "en cours",
+    GoalStatus.ACHIEVED: "atteint",
+    GoalStatus.DROPPED: "abandonné",
+}
+
+
+def plan_line(item: PlanItem) -> str:
+    icon, state = PLAN_STATES.get(item.state, (":material/circle:", item.state))
+    text = f"{icon} **{md(item.title)}**" + (" *(facultative)*" if item.optional else "")
+    when = {
+        PlanState.DONE: "le",
+        PlanState.OPEN: "échéance",
+        PlanState.COMING: "s'ouvrira le",
+        PlanState.SKIPPED: "le",
+        PlanState.CLOSED: "le",
+    }[item.state]
+    text += f" · {state}" + (f" {when} {local_date(item.when)}" if item.when else "")
+    if item.who:
+        text += f" · par {md(item.who)}"
+    if item.why:
+        text += f" · raison : {md(end_reason_label(item.why) or item.why)}"
+    if item.corrected:
+        text += " · *corrigé*"
+    return text
+
+
+def plan_section(ctx: context.Context, run: PathwayRun, steerable: bool) -> None:
+    with ctx.runtime.session() as session:
+        items = plan_of(session=session, rules=ctx.runtime.rules, pathway_run_id=run.id or 0)
+        goals = goals_of(session=session, pathway_run_id=run.id or 0)
+    st.subheader("Plan individuel")
+    st.markdown("**Objectifs du participant**")
+    if not goals:
+        st.caption("Aucun objectif encore : ils se conviennent au bilan, avec le participant.")
+    for goal in goals:
+        line, action = st.columns([5, 2], vertical_alignment="center")
+        target = f" · pour le {goal.target_on:%d/%m/%Y}" if goal.target_on else ""
+        line.markdown(
+            f"- {md(goal.label)} · **{GOAL_LABELS[goal.status]}**{target}"
+            f" · mis à jour le {local_date(goal.updated_at)}"
+        )
+        if steerable:
+            status = action.selectbox(
+                "Statut",
+                options=list(GoalStatus),
+                index=list(GoalStatus).index(goal.status),
+                format_func=GOAL_LABELS.__getitem__,
+                key=f"goal-{goal.id}-status",
+                label_visibility="collapsed",
+            )
+            if status is not None and status is not goal.status:
+                with ctx.runtime.session() as session:
+                    update_goal(
+                        session=session,
+                        user=ctx.user,
+                        goal_id=goal.id or 0,
+                        status=status,
+                        note=None,
+                        now=clock.utcnow(),
+                    )
+                st.rerun()
+    if steerable and run.status is PathwayStatus.ACTIVE:
+        goal_form(ctx, run)
+    st.markdown("**Étapes**")
+    st.markdown("\n\n".join(plan_line(item) for item in items) or "—")
+    if steerable and run.status is PathwayStatus.ACTIVE:
+        optional_form(ctx, run)
+
+
+def goal_form(ctx: context.Context, run: PathwayRun) -> None:
+    with (
+        st.expander("Ajouter un objectif", icon=":material/flag:"),
+        st.form(f"goal-{run.id}", clear_on_submit=True),
+    ):
+        label = st.text_input(
+            "Objectif (dans les mots du participant)",
+            max_chars=300,
+            placeholder="Apurer mes dettes, passer le permis B, finir mon plan d'affaires…",
+        )
+        target = st.date_input(
+            "Pour quand ? (facultatif)",
+            value=None,
+            format="DD/MM/YYYY",
+            min_value=dt.date(2000, 1, 1),
+            max_value=dt.date(2100, 12, 31),
+        )
+        if st.form_submit_button("Ajouter l'objectif"):
+            try:
+                with ctx.runtime.session() as session:
+                    add_goal(
+                        session=session,
+                        user=ctx.user,
+                        pathway_run_id=run.id or 0,
+                        data={"label": label, "target_on": target},
+                        now=clock.utcnow(),
+                    )
+            except InvalidInput:
+                st.error("Écrivez l'objectif (3 caractères au moins, 300 au plus).")
+                return
+            context.flash("success", "Objectif ajouté au plan.")
+            st.rerun()
+
+
+def optional_form(ctx: context.Context, run: PathwayRun) -> None:
+    with ctx.runtime.session() as session:
+        catalogue = optional_catalogue(
+            session=session, rules=ctx.runtime.rules, pathway_run_id=run.id or 0
+        )
+    if not catalogue:
+        return
+    titles = {step.key: step.title for step in catalogue}
+    with (
+        st.expander("Ajouter une étape facultative", icon=":material/add_task:"),
+        st.form(f"optional-{run.id}"),
+    ):
+        key = st.selectbox(
+            "Étape",
+            options=list(titles),
+            format_func=titles.__getitem__,
+            index=None,
+            placeholder="Choisir…",
+        )
+        st.caption(
+            "Elle s'ajoute à côté du parcours, qui continue sans l'attendre ; "
+            "l'organisation concernée est prévenue."
+        )
+        if st.form_submit_button("Ajouter l'étape"):
+            if key is None:
+                st.error("Choisissez une étape du catalogue.")
+                return
+            with ctx.runtime.session() as session:
+                submitted = add_optional_step(
+                    session=session,
+                    rules=ctx.runtime.rules,
+                    user=ctx.user,
+                    pathway_run_id=run.id or 0,
+                    step_key=key,
+                    note=None,
+                    now=clock.utcnow(),
+                    orchestrator=None,
+                    dashboard_url=ctx.runtime.settings.dashboard_url,
+                )
+            background.wake_later(ctx.runtime, submitted.pathway_run_id, submitted.event_id)
+            context.flash("success", f"Étape « {titles[key]} » ajoutée au plan.")
+            st.rerun()
+
+
+def transfer_section(ctx: context.Context, timeline: Timeline) -> None:
+    person = timeline.participant
+    with ctx.runtime.session() as session:
+        advisors = {u.id or 0: u.display_name for u in list_advisors(session=session)}
+    others = [uid for uid in advisors if uid != person.advisor_id]
+    st.caption(f"Suivi·e par **{md(advisors.get(person.advisor_id, '—'))}**.")
+    if not others:
+        return
+    with (
+        st.expander("Confier à un·e collègue", icon=":material/group:"),
+        st.form(f"transfer-{person.id}"),
+    ):
+        to = st.selectbox(
+            "Nouvel·le accompagnateur·rice",
+            options=others,
+            format_func=advisors.__getitem__,
+            index=None,
+            placeholder="Choisir…",
+        )
+        note = st.text_input("Raison (facultatif)", max_chars=300)
+        st.caption("Ses étapes en cours passent dans la liste du ou de la collègue.")
+        if st.form_submit_button("Confier"):
+            if to is None:
+                st.error("Choisissez à qui confier le participant.")
+                return
+            try:
+                with ctx.runtime.session() as session:
+                    transfer_participants(
+                        session=session,
+                        actor=ctx.user,
+                        from_advisor_id=person.advisor_id,
+                        to_advisor_id=int(to),
+                        participant_ids=[person.id or 0],
+                        note=note,
+                        now=clock.utcnow(),
+                    )
+            except ServiceError:
+                st.error("Ce transfert n'est plus possible : rechargez la page.")
+                return
+            context.flash("success", f"{person.full_name} est confié·e à {advisors[to]}.")
+            st.rerun()
+
+
+def contact_section(ctx: context.Context, participant_id: int) -> None:
+    try:
+        from dashboards import contact_details
+    except ImportError:  # pragma: no cover - the component arrives with the advisor's-day work
+        return
+    contact_details.render(ctx, participant_id)
+
+
 def render() -> None:
     ctx = context.current()
     participant_id = context.query_id("participant")
@@ -114,11 +340,21 @@ def render() -> None:
         st.error("Ce participant n'est pas suivi par vous ou votre organisation.")
         return
     summary(timeline, ctx.runtime.rules, ctx.user)
+    steerable = may_steer(ctx.user, timeline.participant)
     runs = {run.id: run for run in timeline.pathway_runs}
-    if not timeline.entries:
-        st.info("Aucune étape n'est encore ouverte : le parcours démarre.")
-    for entry in timeline.entries:
-        entry_card(entry, runs.get(entry.step.pathway_run_id), ctx.runtime.rules, names)
+    plan, history, contact = st.tabs(["Plan", "Historique", "Coordonnées"])
+    with plan:
+        if steerable or ctx.user.role is Role.COORDINATOR:
+            transfer_section(ctx, timeline)
+        for run in timeline.pathway_runs:
+            plan_section(ctx, run, steerable)
+    with history:
+        if not timeline.entries:
+            st.info("Aucune étape n'est encore ouverte : le parcours démarre.")
+        for entry in timeline.entries:
+            entry_card(entry, runs.get(entry.step.pathway_run_id), ctx.runtime.rules, names)
+    with contact:
+        contact_section(ctx, participant_id)
 
 
 render()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import time
 from pathlib import Path
 
 from pydantic import Field
@@ -39,6 +40,10 @@ class Settings(BaseSettings):
     full_reconcile_seconds: float = 60.0
     grace_seconds: float = 5.0
     stall_seconds: float = 180.0
+    # Organisations that ask for a digest (`digest: true` in rules/organisations.yaml) get one
+    # message a day, at this local time, listing what was queued for them before it.
+    digest_time: time = time(7, 0)
+    digest_timezone: str = "Europe/Brussels"
 
     @property
     def resolved_home(self) -> Path:

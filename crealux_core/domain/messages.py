@@ -1,25 +1,79 @@
-"""What notifications say (in French). They name the participant by reference only."""
+"""What notifications say (in French), as plain text and as HTML.
+
+They name the participant by reference only (P-00012), never by name: a message leaves the
+application database. Every message about a step links to the step's page, the end of a
+pathway to the participant's page.
+
+The HTML is what an e-mail shows; Apprise 2.0 derives the e-mail's plain-text alternative from
+it (it drops `href`s), so each link shows its address as its text. The plain text is what
+other channels (Teams, SMS...) get.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from html import escape
 
 from crealux_core.rules.specs import StepSpec
+
+Facts = Sequence[tuple[str, str]]
 
 
 @dataclass(frozen=True)
 class Message:
     title: str
     body: str
+    html: str = ""
+    link: str | None = None
 
 
-def _link(dashboard_url: str, step_run_id: int | None) -> str:
+def step_link(dashboard_url: str, step_run_id: int | None) -> str:
+    """Return the address of a step's page on the dashboard."""
     return f"{dashboard_url}/etape?step={step_run_id}" if step_run_id else dashboard_url
+
+
+def participant_link(dashboard_url: str, participant_id: int) -> str:
+    """Return the address of a participant's page (their pathway) on the dashboard."""
+    return f"{dashboard_url}/parcours?participant={participant_id}"
 
 
 def _date(moment: datetime | None) -> str:
     return moment.strftime("%d/%m/%Y") if moment else "-"
+
+
+def _facts_html(facts: Facts) -> str:
+    rows = "".join(
+        f'<tr><th align="left">{escape(label)} :</th><td>{escape(value)}</td></tr>'
+        for label, value in facts
+    )
+    return f'<table cellpadding="4">{rows}</table>'
+
+
+def _anchor(link: str) -> str:
+    address = escape(link, quote=True)
+    return f'<a href="{address}">{address}</a>'
+
+
+def _compose(*, title: str, intro: str, facts: Facts, link: str, link_label: str) -> Message:
+    """Build a message: a sentence, a short table of facts, and its link."""
+    text_facts = "".join(f"{label} : {value}\n" for label, value in facts)
+    body = f"{intro}\n\n{text_facts}\n{link_label} : {link}\n"
+    html = (
+        f"<html><body><p>{escape(intro)}</p>{_facts_html(facts)}"
+        f"<p>{escape(link_label)} : {_anchor(link)}</p></body></html>"
+    )
+    return Message(title=title, body=body, html=html, link=link)
+
+
+def _step_facts(step: StepSpec, participant_reference: str, due_at: datetime | None) -> Facts:
+    return [
+        ("Participant", participant_reference),
+        ("Étape", step.title),
+        ("Échéance", _date(due_at)),
+    ]
 
 
 def step_opened(
@@ -31,14 +85,15 @@ def step_opened(
     step_run_id: int | None = None,
 ) -> Message:
     """Tell an organisation that a step it is concerned by has opened."""
-    return Message(
+    return _compose(
         title=f"CREALux - {step.title} - {participant_reference}",
-        body=(
+        intro=(
             f"Une nouvelle étape « {step.title} » est ouverte pour le participant "
-            f"{participant_reference}.\n"
-            f"Échéance : {_date(due_at)}.\n\n"
-            f"Tableau de bord : {_link(dashboard_url, step_run_id)}\n"
+            f"{participant_reference}."
         ),
+        facts=_step_facts(step, participant_reference, due_at),
+        link=step_link(dashboard_url, step_run_id),
+        link_label="Tableau de bord",
     )
 
 
@@ -50,14 +105,16 @@ def step_reminder(
     dashboard_url: str,
     step_run_id: int,
 ) -> Message:
-    """Remind the owner of a step that it falls due soon."""
-    return Message(
+    """Remind the owner of a step (its advisor, or its organisation) that it falls due soon."""
+    return _compose(
         title=f"CREALux - rappel : {step.title} - {participant_reference}",
-        body=(
-            f"L'étape « {step.title} » du participant {participant_reference} arrive à échéance"
-            f" le {_date(due_at)}.\n\n"
-            f"Tableau de bord : {_link(dashboard_url, step_run_id)}\n"
+        intro=(
+            f"L'étape « {step.title} » du participant {participant_reference} arrive à "
+            f"échéance le {_date(due_at)}."
         ),
+        facts=_step_facts(step, participant_reference, due_at),
+        link=step_link(dashboard_url, step_run_id),
+        link_label="Tableau de bord",
     )
 
 
@@ -70,11 +127,133 @@ def step_escalated(
     step_run_id: int,
 ) -> Message:
     """Tell the coordination that a step is overdue."""
-    return Message(
+    return _compose(
         title=f"CREALux - en retard : {step.title} - {participant_reference}",
-        body=(
-            f"L'étape « {step.title} » du participant {participant_reference} devait être faite"
-            f" pour le {_date(due_at)} et est toujours ouverte.\n\n"
-            f"Tableau de bord : {_link(dashboard_url, step_run_id)}\n"
+        intro=(
+            f"L'étape « {step.title} » du participant {participant_reference} devait être "
+            f"faite pour le {_date(due_at)} et est toujours ouverte."
         ),
+        facts=_step_facts(step, participant_reference, due_at),
+        link=step_link(dashboard_url, step_run_id),
+        link_label="Tableau de bord",
     )
+
+
+def step_overdue(
+    *,
+    step: StepSpec,
+    participant_reference: str,
+    due_at: datetime | None,
+    dashboard_url: str,
+    step_run_id: int,
+) -> Message:
+    """Tell the advisor a step of theirs is overdue (the coordination is told as well)."""
+    return _compose(
+        title=f"CREALux - en retard : {step.title} - {participant_reference}",
+        intro=(
+            f"Votre étape « {step.title} » du participant {participant_reference} devait être "
+            f"faite pour le {_date(due_at)} et est toujours ouverte ; la coordination en est "
+            "informée."
+        ),
+        facts=_step_facts(step, participant_reference, due_at),
+        link=step_link(dashboard_url, step_run_id),
+        link_label="Tableau de bord",
+    )
+
+
+def step_closed(
+    *,
+    step: StepSpec,
+    participant_reference: str,
+    skipped: bool,
+    by: str,
+    closed_at: datetime,
+    dashboard_url: str,
+    step_run_id: int,
+) -> Message:
+    """Tell a participant's advisor that someone else (a partner) decided or skipped a step."""
+    verb = "passée" if skipped else "complétée"
+    return _compose(
+        title=f"CREALux - étape {verb} : {step.title} - {participant_reference}",
+        intro=(
+            f"L'étape « {step.title} » du participant {participant_reference} a été {verb} "
+            f"par {by}."
+        ),
+        facts=[
+            ("Participant", participant_reference),
+            ("Étape", step.title),
+            ("Par", by),
+            ("Le", _date(closed_at)),
+        ],
+        link=step_link(dashboard_url, step_run_id),
+        link_label="Voir l'étape",
+    )
+
+
+def pathway_ended(
+    *,
+    participant_reference: str,
+    reason: str,
+    ended_at: datetime,
+    dashboard_url: str,
+    participant_id: int,
+) -> Message:
+    """Tell a participant's advisor that their pathway has ended, and why."""
+    return _compose(
+        title=f"CREALux - parcours terminé - {participant_reference}",
+        intro=f"Le parcours du participant {participant_reference} est terminé.",
+        facts=[
+            ("Participant", participant_reference),
+            ("Motif", reason),
+            ("Le", _date(ended_at)),
+        ],
+        link=participant_link(dashboard_url, participant_id),
+        link_label="Voir le parcours",
+    )
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    title: str
+    link: str | None
+
+
+def digest(*, organisation_name: str, day: str, items: Sequence[DigestItem]) -> Message:
+    """Gather an organisation's messages of the day into one (a shared inbox's digest)."""
+    lines = "".join(f"- {item.title}\n  {item.link or '-'}\n" for item in items)
+    entries = "".join(
+        f"<li>{escape(item.title)}<br>{_anchor(item.link) if item.link else '-'}</li>"
+        for item in items
+    )
+    intro = f"{len(items)} message(s) CREALux pour {organisation_name} depuis le dernier résumé."
+    return Message(
+        title=f"CREALux - résumé du {day} - {organisation_name}",
+        body=f"{intro}\n\n{lines}",
+        html=f"<html><body><p>{escape(intro)}</p><ul>{entries}</ul></body></html>",
+    )
+
+
+_URL = re.compile(r"https?://[^\s<>\"]+")
+
+
+def first_link(text: str) -> str | None:
+    """Return the first web address in a message's text, if any."""
+    found = _URL.search(text)
+    return found.group(0) if found else None
+
+
+def text_as_html(text: str) -> str:
+    """Return a message's text as HTML: escaped, one paragraph per block, addresses as links."""
+
+    def paragraph(block: str) -> str:
+        lines = []
+        for line in block.splitlines():
+            parts, last = [], 0
+            for found in _URL.finditer(line):
+                parts += [escape(line[last : found.start()]), _anchor(found.group(0))]
+                last = found.end()
+            lines.append("".join([*parts, escape(line[last:])]))
+        return "<p>" + "<br>".join(lines) + "</p>"
+
+    blocks = [block for block in text.strip().split("\n\n") if block.strip()]
+    return "<html><body>" + "".join(paragraph(block) for block in blocks) + "</body></html>"

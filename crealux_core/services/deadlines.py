@@ -2,7 +2,10 @@
 
 Reminders and escalations are claimed with one compare-and-set update (`reminded_at IS NULL`),
 and their notifications are queued in the same transaction, so two sweepers at once never send
-one twice. Overdue steps and scheduled openings are events, committed through `events`.
+one twice. A step with an assignee (an advisor's step) reminds that advisor, by name; every
+other step reminds its organisation. An escalation goes to the coordination, and the advisor
+of an assigned step is told as well that it is overdue. Overdue steps and scheduled openings
+are events, committed through `events`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from crealux_core.models import (
     PathwayRun,
     StepRun,
     StepStatus,
+    User,
 )
 from crealux_core.rules.specs import PathwaySpec, Rules
 from crealux_core.services import events
@@ -93,48 +97,96 @@ def _claim(
 Compose = Callable[..., messages.Message]
 
 
+@dataclass(frozen=True)
+class _Recipient:
+    """One message a claimed step gives: its key, its text, to whom."""
+
+    key: str
+    compose: Compose
+    organisation_id: int
+    user_id: int | None = None
+
+
+def _recipients(
+    kind: str, step_run: StepRun, assignee: User | None, coordinator_id: int | None
+) -> list[_Recipient]:
+    """A reminder goes to the step's advisor (its assignee) or else its organisation; an
+    escalation to the coordination, and the advisor is told their step is overdue."""
+    ident = step_run.id
+    if kind == "reminder":
+        if assignee is not None:
+            return [
+                _Recipient(
+                    f"reminder:{ident}",
+                    messages.step_reminder,
+                    assignee.organisation_id,
+                    assignee.id,
+                )
+            ]
+        return [_Recipient(f"reminder:{ident}", messages.step_reminder, step_run.organisation_id)]
+    told = [
+        _Recipient(
+            f"escalation:{ident}",
+            messages.step_escalated,
+            coordinator_id or step_run.organisation_id,
+        )
+    ]
+    if assignee is not None:
+        told.append(
+            _Recipient(
+                f"overdue:{ident}", messages.step_overdue, assignee.organisation_id, assignee.id
+            )
+        )
+    return told
+
+
 def _notify(
     session: Session,
     *,
     step_ids: Sequence[int],
     kind: str,
-    compose: Compose,
-    organisation_id: int | None,
+    coordinator_id: int | None,
     definitions: _Definitions,
     dashboard_url: str,
     now: datetime,
 ) -> None:
-    """Queue one notification per claimed step (to its organisation, or to `organisation_id`)."""
+    """Queue the messages of the claimed steps (see `_recipients`)."""
     rows = session.exec(
-        select(StepRun, PathwayRun, Participant.id)
+        select(StepRun, PathwayRun, Participant.id, User)
         .join(PathwayRun, col(StepRun.pathway_run_id) == col(PathwayRun.id))
         .join(Participant, col(PathwayRun.participant_id) == col(Participant.id))
+        .outerjoin(User, col(StepRun.assignee_id) == col(User.id))
         .where(col(StepRun.id).in_(step_ids))
     ).all()
     values = []
-    for step_run, run, participant_id in rows:
+    for step_run, run, participant_id, assignee in rows:
         definition = definitions.of(run)
         if definition is None or step_run.step_key not in definition.steps:
             continue
-        message = compose(
-            step=definition.step(step_run.step_key),
-            participant_reference=f"P-{participant_id:05d}",
-            due_at=step_run.due_at,
-            dashboard_url=dashboard_url,
-            step_run_id=step_run.id,
-        )
-        values.append(
-            {
-                "event_key": f"{kind}:{step_run.id}",
-                "organisation_id": organisation_id or step_run.organisation_id,
-                "pathway_run_id": run.id,
-                "title": message.title,
-                "body": message.body,
-                "status": NotificationStatus.PENDING,
-                "attempts": 0,
-                "created_at": now,
-            }
-        )
+        for recipient in _recipients(kind, step_run, assignee, coordinator_id):
+            message = recipient.compose(
+                step=definition.step(step_run.step_key),
+                participant_reference=f"P-{participant_id:05d}",
+                due_at=step_run.due_at,
+                dashboard_url=dashboard_url,
+                step_run_id=step_run.id,
+            )
+            values.append(
+                {
+                    "event_key": recipient.key,
+                    "organisation_id": recipient.organisation_id,
+                    "recipient_user_id": recipient.user_id,
+                    "pathway_run_id": run.id,
+                    "title": message.title,
+                    "body": message.body,
+                    "html": message.html or None,
+                    "link": message.link,
+                    "status": NotificationStatus.PENDING,
+                    "attempts": 0,
+                    "created_at": now,
+                    "is_digest": False,
+                }
+            )
     if values:
         session.execute(insert(Notification), values)
 
@@ -150,25 +202,11 @@ def _remind_and_escalate(
 ) -> None:
     definitions = _Definitions(session, rules)
     coordinator = events.coordinator_organisation(session, rules)
-    passes: list[tuple[str, Any, Any, str, Compose, int | None]] = [
-        (
-            "reminder",
-            col(StepRun.remind_at),
-            col(StepRun.reminded_at),
-            "reminded_at",
-            messages.step_reminder,
-            None,
-        ),
-        (
-            "escalation",
-            col(StepRun.escalate_at),
-            col(StepRun.escalated_at),
-            "escalated_at",
-            messages.step_escalated,
-            coordinator.id if coordinator else None,
-        ),
+    passes: list[tuple[str, Any, Any, str]] = [
+        ("reminder", col(StepRun.remind_at), col(StepRun.reminded_at), "reminded_at"),
+        ("escalation", col(StepRun.escalate_at), col(StepRun.escalated_at), "escalated_at"),
     ]
-    for kind, due, done, done_name, compose, organisation_id in passes:
+    for kind, due, done, done_name in passes:
         while True:
             ids = _claim(
                 session,
@@ -182,8 +220,7 @@ def _remind_and_escalate(
                 session,
                 step_ids=ids,
                 kind=kind,
-                compose=compose,
-                organisation_id=organisation_id,
+                coordinator_id=coordinator.id if coordinator else None,
                 definitions=definitions,
                 dashboard_url=dashboard_url,
                 now=now,

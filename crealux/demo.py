@@ -26,21 +26,62 @@ from crealux_core.services import organisations
 from crealux_core.services.delivery import start_flow
 from crealux_core.services.events import current_step
 from crealux_core.services.participants import enroll_participant
+from crealux_core.services.plans import add_goal
 from crealux_core.services.ports import Orchestrator
 from crealux_core.services.steps import submit_decision
 from crealux_core.services.users import create_user, get_user
 
 DEMO_PASSWORD = "demo"
 
+# username, display name, role, organisation, e-mail, caseload quota, speciality
 DEMO_USERS = [
-    ("conseillere", "Claire Lambert", Role.ADVISOR, "integra-plus"),
-    ("conseiller", "Marc Jacquemin", Role.ADVISOR, "integra-plus"),
-    ("coordination", "Anne Coordination", Role.COORDINATOR, "integra-plus"),
-    ("challenge", "Équipe Challenge", Role.PARTNER, "challenge"),
-    ("promsoc", "Secrétariat Promotion sociale", Role.PARTNER, "promotion-sociale-marche"),
-    ("trusquin", "Équipe Le Trusquin", Role.PARTNER, "le-trusquin"),
-    ("cpas", "Service social CPAS", Role.PARTNER, "cpas-durbuy"),
+    (
+        "conseillere",
+        "Claire Lambert",
+        Role.ADVISOR,
+        "integra-plus",
+        "claire.lambert@integraplus.example",
+        25,
+        "creation",
+    ),
+    (
+        "conseiller",
+        "Marc Jacquemin",
+        Role.ADVISOR,
+        "integra-plus",
+        "marc.jacquemin@integraplus.example",
+        25,
+        "employment",
+    ),
+    (
+        "coordination",
+        "Anne Coordination",
+        Role.COORDINATOR,
+        "integra-plus",
+        "coordination@integraplus.example",
+        None,
+        None,
+    ),
+    ("challenge", "Équipe Challenge", Role.PARTNER, "challenge", None, None, None),
+    (
+        "promsoc",
+        "Secrétariat Promotion sociale",
+        Role.PARTNER,
+        "promotion-sociale-marche",
+        None,
+        None,
+        None,
+    ),
+    ("trusquin", "Équipe Le Trusquin", Role.PARTNER, "le-trusquin", None, None, None),
+    ("cpas", "Service social CPAS", Role.PARTNER, "cpas-durbuy", None, None, None),
 ]
+
+# Who decides a partner's step in the demo: a member of the step's organisation.
+PARTNER_OF_STEP = {
+    "business_creation": "challenge",
+    "training": "promsoc",
+    "social_accompaniment": "cpas",
+}
 
 
 @dataclass(frozen=True)
@@ -58,24 +99,43 @@ class DemoParticipant:
 DEMO_PARTICIPANTS = [
     DemoParticipant("Sophie", "Lemaire", Gender.FEMALE, 1988, "Durbuy", "conseillere", 0),
     DemoParticipant("Karim", "Benali", Gender.MALE, 1979, "Marche-en-Famenne", "conseillere", 0),
-    DemoParticipant("Julie", "Renard", Gender.FEMALE, 1995, "Hotton", "conseiller", 0),
-    DemoParticipant("Alex", "Marchal", Gender.NON_BINARY, 1992, "Érezée", "conseillere", 1),
-    DemoParticipant("Nathalie", "Collard", Gender.FEMALE, 1971, "Barvaux", "conseillere", 1),
-    DemoParticipant("Thomas", "Gérard", Gender.MALE, 1984, "Marche-en-Famenne", "conseiller", 1),
-    DemoParticipant("Fatima", "El Amrani", Gender.FEMALE, 1990, "Durbuy", "conseillere", 2),
-    DemoParticipant("Luc", "Hansen", Gender.MALE, 1966, "Hotton", "conseiller", 2),
-    DemoParticipant("Marie", "Thiry", Gender.FEMALE, 1983, "Barvaux", "conseillere", 3, "creation"),
-    DemoParticipant("David", "Lejeune", Gender.MALE, 1999, "Érezée", "conseillere", 3, "training"),
+    DemoParticipant("Julie", "Renard", Gender.FEMALE, 1995, "Hotton", "conseiller", 1),
+    DemoParticipant("Alex", "Marchal", Gender.NON_BINARY, 1992, "Érezée", "conseillere", 2),
+    DemoParticipant("Nathalie", "Collard", Gender.FEMALE, 1971, "Barvaux", "conseillere", 2),
+    DemoParticipant("Thomas", "Gérard", Gender.MALE, 1984, "Marche-en-Famenne", "conseiller", 2),
+    DemoParticipant("Fatima", "El Amrani", Gender.FEMALE, 1990, "Durbuy", "conseillere", 3),
+    DemoParticipant("Luc", "Hansen", Gender.MALE, 1966, "Hotton", "conseiller", 3),
+    DemoParticipant("Marie", "Thiry", Gender.FEMALE, 1983, "Barvaux", "conseillere", 5, "creation"),
+    DemoParticipant("David", "Lejeune", Gender.MALE, 1999, "Érezée", "conseillere", 4, "training"),
     DemoParticipant(
-        "Céline", "Dewez", Gender.FEMALE, 1977, "Marche-en-Famenne", "conseiller", 3, "social"
+        "Céline", "Dewez", Gender.FEMALE, 1977, "Marche-en-Famenne", "conseiller", 4, "social"
     ),
-    DemoParticipant("Jean", "Pirard", Gender.MALE, 1961, "Durbuy", "conseiller", 3, "employment"),
+    DemoParticipant("Jean", "Pirard", Gender.MALE, 1961, "Durbuy", "conseiller", 4, "employment"),
 ]
 
-# When each demo pathway was enrolled and each step decided, in days before the load, so that
-# its dates and deadlines look like a real one's (and no reminder is due when the demo starts).
-ENROLLED_DAYS_AGO = {0: 2, 1: 16, 2: 16, 3: 16}
-DECIDED_DAYS_AGO = {"first_reception": 14, "socio_professional_assessment": 7, "orientation": 2}
+# Goals agreed at the assessment, for the demo participants who are past it.
+DEMO_GOALS = {
+    "creation": ["Finaliser mon plan d'affaires", "Trouver un local à Barvaux"],
+    "training": ["Obtenir le permis B", "Terminer la formation d'auxiliaire"],
+    "social": ["Apurer mes dettes avec le médiateur", "Trouver une garde pour mon fils"],
+    "employment": ["Mettre mon CV à jour", "Décrocher un contrat avant l'été"],
+}
+
+# A demo pathway's steps were decided three days apart, the last one two days before the load,
+# and it was enrolled three days before its first decision: its dates and deadlines look like a
+# real one's, and no reminder is due when the demo starts.
+DAYS_BETWEEN_DECISIONS = 3
+LAST_DECISION_DAYS_AGO = 2
+
+
+def decided_days_ago(steps_done: int, index: int) -> int:
+    """Return how many days before the load the `index`-th of `steps_done` decisions was."""
+    return LAST_DECISION_DAYS_AGO + DAYS_BETWEEN_DECISIONS * (steps_done - 1 - index)
+
+
+def enrolled_days_ago(steps_done: int) -> int:
+    return LAST_DECISION_DAYS_AGO + DAYS_BETWEEN_DECISIONS * steps_done
+
 
 _EXPECTATIONS = {"training": "training", "employment": "employment"}
 
@@ -85,6 +145,12 @@ def demo_answers(step_key: str, today: date, route: str) -> dict[str, Any]:
 
     Dates are the day of the decision: not in the future, and after the enrolment.
     """
+    self_evaluation = {
+        "confidence": 2,
+        "motivation": 4,
+        "project_clarity": 3 if route == "creation" else 2,
+        "main_need": "skills" if route == "training" else "confidence",
+    }
     answers: dict[str, dict[str, Any]] = {
         "first_reception": {
             "meeting_on": today.isoformat(),
@@ -92,19 +158,50 @@ def demo_answers(step_key: str, today: date, route: str) -> dict[str, Any]:
             "referred_by": "cpas",
             "expectation": _EXPECTATIONS.get(route, "creation"),
         },
+        "self_evaluation_entry": self_evaluation,
+        "self_evaluation_mid": self_evaluation,
+        "self_evaluation_end": {**self_evaluation, "confidence": 4, "project_clarity": 4},
         "socio_professional_assessment": {
             "assessed_on": today.isoformat(),
             "labour_status": "long_term_unemployed",
-            "education_level": "isced_3_4",
+            "education_level": "isced_0_2" if route == "training" else "isced_3_4",
+            "has_qualification": route != "training",
             "barrier_housing": False,
             "barrier_health": False,
             "barrier_mobility": True,
             "barrier_childcare": False,
             "barrier_debt": route == "social",
-            "project_maturity": "outline",
+            "project_maturity": "outline" if route == "creation" else "none",
         },
         "orientation": {"decided_on": today.isoformat(), "route": route},
+        "business_creation": {
+            "joined_village": True,
+            "business_plan_ready": True,
+            "status": "complementary",
+            "started_on": today.isoformat(),
+            "sector": "crafts",
+            "company_number": "0403.170.701",
+        },
+        "social_accompaniment": {"barriers_lifted": True, "sessions": 6},
+        "training": {
+            "training_kind": "qualifying",
+            "completed": True,
+            "hours": 320,
+            "qualification_obtained": True,
+        },
+        "job_search": {
+            "employed": True,
+            "contract": "fixed_term",
+            "contract_starts_on": today.isoformat(),
+        },
+        "exit": {"left_on": today.isoformat(), "reason": "goal_reached", "situation": "employed"},
     }
+    for checkpoint in ("post_creation_3m", "post_creation_6m", "post_creation_12m"):
+        answers[checkpoint] = {
+            "still_active": True,
+            "income_from_activity": True,
+            "support_needed": False,
+        }
     return answers[step_key]
 
 
@@ -122,10 +219,10 @@ def create_demo_users(runtime: Runtime) -> list[str]:
     """
     created: list[str] = []
     with runtime.session() as session:
-        for username, name, role, organisation in DEMO_USERS:
+        for username, name, role, organisation, email, quota, speciality in DEMO_USERS:
             if session.exec(select(User.id).where(User.username == username)).first():
                 continue
-            create_user(
+            user = create_user(
                 session=session,
                 username=username,
                 display_name=name,
@@ -133,6 +230,9 @@ def create_demo_users(runtime: Runtime) -> list[str]:
                 organisation_key=organisation,
                 password=DEMO_PASSWORD,
             )
+            user.email, user.caseload_quota, user.speciality = email, quota, speciality
+            session.add(user)
+            session.commit()
             created.append(username)
     return created
 
@@ -197,27 +297,37 @@ def _walk(runtime: Runtime, person: DemoParticipant, moment: datetime) -> int:
                 municipality=person.municipality,
             ),
             advisor=advisor,
-            now=moment - timedelta(days=ENROLLED_DAYS_AGO[person.steps_done]),
+            now=moment - timedelta(days=enrolled_days_ago(person.steps_done)),
             orchestrator=None,
             dashboard_url=dashboard_url,
         )
         pathway_run_id = run.id or 0
-        for _ in range(person.steps_done):
+        for index in range(person.steps_done):
             step = current_step(session, pathway_run_id)
             if step is None:
                 raise RuntimeError(f"demo pathway {pathway_run_id} ended early")
-            decided_at = moment - timedelta(days=DECIDED_DAYS_AGO[step.step_key])
+            decided_at = moment - timedelta(days=decided_days_ago(person.steps_done, index))
+            partner = PARTNER_OF_STEP.get(step.step_key)
             submit_decision(
                 session=session,
                 rules=runtime.rules,
                 step_run_id=step.id or 0,
-                actor=advisor,
+                actor=get_user(session=session, username=partner) if partner else advisor,
                 data=demo_answers(step.step_key, decided_at.date(), person.route),
                 note="Donnée de démonstration.",
                 now=decided_at,
                 orchestrator=None,
                 dashboard_url=dashboard_url,
             )
+            if step.step_key == "socio_professional_assessment":
+                for label in DEMO_GOALS[person.route]:
+                    add_goal(
+                        session=session,
+                        user=advisor,
+                        pathway_run_id=pathway_run_id,
+                        data={"label": label},
+                        now=decided_at,
+                    )
     return pathway_run_id
 
 

@@ -31,7 +31,7 @@ from crealux_core.services.plans import (
     update_goal,
 )
 from crealux_core.services.users import list_advisors
-from dashboards import background, context
+from dashboards import background, contact_details, context
 from dashboards.decisions import show_events
 from dashboards.display import (
     GENDER_LABELS,
@@ -309,14 +309,6 @@ def transfer_section(ctx: context.Context, timeline: Timeline) -> None:
             st.rerun()
 
 
-def contact_section(ctx: context.Context, participant_id: int) -> None:
-    try:
-        from dashboards import contact_details
-    except ImportError:  # pragma: no cover - the component arrives with the advisor's-day work
-        return
-    contact_details.render(ctx, participant_id)
-
-
 def render() -> None:
     ctx = context.current()
     participant_id = context.query_id("participant")
@@ -354,7 +346,7 @@ def render() -> None:
         for entry in timeline.entries:
             entry_card(entry, runs.get(entry.step.pathway_run_id), ctx.runtime.rules, names)
     with contact:
-        contact_section(ctx, participant_id)
+        contact_details.render(ctx, participant_id)
 
 
 render()

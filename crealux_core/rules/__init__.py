@@ -3,9 +3,11 @@
 from crealux_core.rules.forms import NOTE_MAX_CHARS, outcome_model, validate_outcome
 from crealux_core.rules.loader import RulesError, load_rules
 from crealux_core.rules.specs import (
+    AdviceRuleSpec,
     FieldSpec,
     FieldType,
     OrganisationSpec,
+    OrientationSpec,
     PathwaySpec,
     Rules,
     StepSpec,
@@ -14,9 +16,11 @@ from crealux_core.rules.specs import (
 
 __all__ = [
     "NOTE_MAX_CHARS",
+    "AdviceRuleSpec",
     "FieldSpec",
     "FieldType",
     "OrganisationSpec",
+    "OrientationSpec",
     "PathwaySpec",
     "Rules",
     "RulesError",

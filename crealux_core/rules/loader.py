@@ -11,10 +11,19 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from crealux_core.rules.conditions import ConditionError, compile_condition
-from crealux_core.rules.specs import FieldType, OrganisationSpec, PathwaySpec, Rules, StepSpec
+from crealux_core.rules.conditions import ConditionError, check_condition, compile_condition
+from crealux_core.rules.specs import (
+    FieldSpec,
+    FieldType,
+    OrganisationSpec,
+    OrientationSpec,
+    PathwaySpec,
+    Rules,
+    StepSpec,
+)
 
 ORGANISATIONS_FILE = "organisations.yaml"
+ORIENTATION_FILE = "orientation.yaml"
 PATHWAYS_DIR = "pathways"
 _VARIABLE = re.compile(r"\$\{(?P<name>[A-Z][A-Z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 
@@ -258,6 +267,149 @@ def _load_pathway(file: Path, organisations: Mapping[str, OrganisationSpec] | No
     return pathway
 
 
+def _read_fields(
+    document: _Document, spec: OrientationSpec, pathway: PathwaySpec
+) -> tuple[dict[str, FieldSpec], list[Problem]]:
+    """Return the fields the advice reads (those of its `reads` steps), and what is wrong."""
+    fields: dict[str, FieldSpec] = {}
+    owner: dict[str, str] = {}
+    problems = []
+    for index, key in enumerate(spec.reads):
+        where: YamlPath = ("reads", index)
+        if key not in pathway.steps:
+            problems.append(
+                document.problem(where, f"unknown step {key!r} ({_known(pathway.steps)})")
+            )
+            continue
+        if key in owner.values():
+            problems.append(document.problem(where, f"step {key!r} is read twice"))
+            continue
+        for name, field in pathway.steps[key].form.items():
+            if name in owner:
+                problems.append(
+                    document.problem(
+                        where,
+                        f"field {name!r} is in both {owner[name]} and {key}: a condition could"
+                        " not tell them apart",
+                    )
+                )
+            fields[name], owner[name] = field, key
+    return fields, problems
+
+
+def _routes(
+    document: _Document, spec: OrientationSpec, pathway: PathwaySpec
+) -> tuple[dict[str, str], list[Problem]]:
+    """Return the choices of the decided field (value -> label), and what is wrong."""
+    step = pathway.steps.get(spec.decided_step)
+    if step is None:
+        return {}, [
+            document.problem(
+                ("decides",), f"unknown step {spec.decided_step!r} ({_known(pathway.steps)})"
+            )
+        ]
+    field = step.form.get(spec.decided_field)
+    if field is None or field.choices is None:
+        choices = [name for name, found in step.form.items() if found.choices]
+        return {}, [
+            document.problem(
+                ("decides",),
+                f"{spec.decides} is not a choice field of that step"
+                f" (choice fields: {', '.join(choices) or 'none'})",
+            )
+        ]
+    return dict(field.choices), []
+
+
+def _advice_problems(
+    document: _Document,
+    spec: OrientationSpec,
+    fields: Mapping[str, FieldSpec] | None,
+    routes: Mapping[str, str],
+) -> Iterable[Problem]:
+    seen: set[str] = set()
+    for index, rule in enumerate(spec.advice):
+        where: YamlPath = ("advice", index)
+        if rule.key in seen:
+            yield document.problem((*where, "key"), f"duplicate key {rule.key!r}")
+        seen.add(rule.key)
+        if routes and rule.route not in routes:
+            yield document.problem(
+                (*where, "route"),
+                f"{rule.route!r} is not a choice of {spec.decides} ({_known(routes)})",
+            )
+        if fields is None:
+            continue
+        try:
+            check_condition(rule.when, fields)
+        except ConditionError as error:
+            yield document.problem((*where, "when"), str(error))
+
+
+def _asks_all(pathway: PathwaySpec, spec: OrientationSpec, fields: Mapping[str, FieldSpec]) -> bool:
+    """Tell whether a version of the pathway asks every field the advice reads, as typed, and
+    offers every route it advises."""
+    asked = {
+        name: field.type
+        for key in spec.reads
+        if key in pathway.steps
+        for name, field in pathway.steps[key].form.items()
+    }
+    decided = pathway.steps.get(spec.decided_step)
+    field = decided.form.get(spec.decided_field) if decided else None
+    offered = set(field.choices or ()) if field else set()
+    return (
+        all(asked.get(name) is found.type for name, found in fields.items())
+        and {rule.route for rule in spec.advice} <= offered
+    )
+
+
+_FILLED_BY_LOADER = ("fields", "routes", "versions")
+
+
+def _load_orientation(
+    file: Path, versions: Mapping[str, Mapping[int, PathwaySpec]]
+) -> OrientationSpec:
+    """Load the orientation advice and check it against the newest version of its pathway."""
+    document = _Document(file)
+    data = document.data
+    if not isinstance(data, dict):
+        raise RulesError(
+            [document.problem((), "expected a mapping (pathway, reads, decides, advice)")]
+        )
+    filled = [
+        document.problem((key,), "unknown key (is it misspelt?)")
+        for key in _FILLED_BY_LOADER
+        if key in data
+    ]
+    if filled:
+        raise RulesError(filled)
+    spec = _validate(document, OrientationSpec, data, ())
+    if spec.pathway not in versions:
+        raise RulesError(
+            [
+                document.problem(
+                    ("pathway",), f"unknown pathway {spec.pathway!r} ({_known(versions)})"
+                )
+            ]
+        )
+    by_version = versions[spec.pathway]
+    newest = by_version[max(by_version)]
+    fields, problems = _read_fields(document, spec, newest)
+    routes, route_problems = _routes(document, spec, newest)
+    # Conditions are checked only against a complete context: a missing step's fields would
+    # read as unknown in every condition.
+    context = None if problems else fields
+    problems += route_problems
+    problems += _advice_problems(document, spec, context, routes)
+    if problems:
+        raise RulesError(problems)
+    applies = tuple(
+        sorted(v for v, pathway in by_version.items() if _asks_all(pathway, spec, fields))
+    )
+    return spec.model_copy(update={"fields": fields, "routes": routes, "versions": applies})
+
+
 def load_rules(directory: Path, env: Mapping[str, str]) -> Rules:
     """Load and check every rules file under `directory`; raise RulesError listing all problems."""
     directory = Path(directory)
@@ -274,11 +426,13 @@ def load_rules(directory: Path, env: Mapping[str, str]) -> Rules:
         problems.extend(error.problems)
     versions: dict[str, dict[int, PathwaySpec]] = {}
     sources: dict[str, str] = {}
+    pathways_loaded = True  # every pathway file: the advice is checked against the newest
     for file in sorted((directory / PATHWAYS_DIR).glob("*.yaml")):
         try:
             pathway = _load_pathway(file, organisations)
         except RulesError as error:
             problems.extend(error.problems)
+            pathways_loaded = False
             continue
         label = f"{pathway.key}@{pathway.version}"
         if label in sources:
@@ -294,6 +448,13 @@ def load_rules(directory: Path, env: Mapping[str, str]) -> Rules:
         sources[label] = str(file)
     if not problems and not versions:
         problems.append(Problem(directory / PATHWAYS_DIR, (), "no pathway file (*.yaml)"))
+    orientation = None
+    orientation_file = directory / ORIENTATION_FILE
+    if orientation_file.is_file() and versions and pathways_loaded:
+        try:
+            orientation = _load_orientation(orientation_file, versions)
+        except RulesError as error:
+            problems.extend(error.problems)
     if problems:
         raise RulesError(problems)
     newest = {key: by_version[max(by_version)] for key, by_version in versions.items()}
@@ -304,4 +465,5 @@ def load_rules(directory: Path, env: Mapping[str, str]) -> Rules:
         sources=sources,
         organisations=organisations or {},
         default_pathway=default,
+        orientation=orientation,
     )

@@ -1,4 +1,5 @@
-"""Frozen specs loaded from rules/: pathways, their steps and forms, and the organisations."""
+"""Frozen specs loaded from rules/: pathways, their steps and forms, the organisations, and the
+orientation advice."""
 
 from __future__ import annotations
 
@@ -327,6 +328,55 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+class AdviceRuleSpec(Frozen):
+    """One rule of orientation advice: when its condition holds, advise `route`, `because`."""
+
+    key: str = Field(pattern=_KEY, max_length=64)
+    when: str = Field(min_length=1)
+    route: str = Field(min_length=1)
+    because: str = Field(min_length=1, description="why, in French, for the advisor")
+
+
+class OrientationSpec(Frozen):
+    """Advice for the orientation decision (rules/orientation.yaml): conditions over the
+    answers of earlier steps of a pathway, each recommending a choice of the decided field;
+    the first rule that holds wins.
+
+    `fields`, `routes` and `versions` are not written in the file: the loader fills them from
+    the pathway, checked against its newest version.
+    """
+
+    pathway: str = Field(pattern=_KEY)
+    reads: tuple[str, ...] = Field(min_length=1, description="steps whose answers are read")
+    decides: str = Field(
+        pattern=r"^[a-z][a-z0-9_-]*\.[a-z][a-z0-9_]*$",
+        description="step.field: the choice field the advice recommends a value of",
+    )
+    advice: tuple[AdviceRuleSpec, ...] = Field(min_length=1)
+    fields: dict[str, FieldSpec] = Field(
+        default_factory=dict, description="what conditions read: the fields of `reads`"
+    )
+    routes: dict[str, str] = Field(
+        default_factory=dict, description="the choices of the decided field: value -> label"
+    )
+    versions: tuple[int, ...] = Field(
+        default=(),
+        description="the versions of the pathway whose steps ask every field read, as typed",
+    )
+
+    @property
+    def decided_step(self) -> str:
+        return self.decides.partition(".")[0]
+
+    @property
+    def decided_field(self) -> str:
+        return self.decides.partition(".")[2]
+
+    def applies_to(self, pathway_key: str, version: int) -> bool:
+        """Tell whether advice is given for a run on this version of a pathway."""
+        return pathway_key == self.pathway and version in self.versions
+
+
 class Rules(Frozen):
     """Everything loaded from one rules directory; every version of every pathway stays loaded."""
 
@@ -335,6 +385,9 @@ class Rules(Frozen):
     sources: dict[str, str] = Field(default_factory=dict, description="'key@version' -> file")
     organisations: dict[str, OrganisationSpec]
     default_pathway: str
+    orientation: OrientationSpec | None = Field(
+        default=None, description="orientation advice; None without rules/orientation.yaml"
+    )
 
     def pathway(self, key: str | None = None) -> PathwaySpec:
         """Return the newest version of a pathway: the one new enrolments start on."""
@@ -342,6 +395,12 @@ class Rules(Frozen):
 
     def pathway_version(self, key: str, version: int) -> PathwaySpec | None:
         return self.versions.get(key, {}).get(version)
+
+    def orientation_for(self, pathway_key: str, version: int) -> OrientationSpec | None:
+        """Return the orientation advice for a run on this version of a pathway, None when
+        there is none (no advice file, another pathway, a version that lacks fields read)."""
+        spec = self.orientation
+        return spec if spec is not None and spec.applies_to(pathway_key, version) else None
 
     def source_of(self, key: str, version: int) -> str:
         return self.sources.get(f"{key}@{version}", "rules/pathways")

@@ -2,7 +2,8 @@
 
 Every tick (2 s) it looks, with one indexed query, for pathways whose flow run has not caught up
 with their latest event and heals them; it sends queued notifications; every 15 s it sweeps
-deadlines; every minute it checks every active pathway against Prefect. An idle instance
+deadlines and, once the day's digest time has come, sends the digests of the organisations that
+ask for one; every minute it checks every active pathway against Prefect. An idle instance
 costs a few small queries a tick, and no new process.
 """
 
@@ -18,7 +19,7 @@ from datetime import datetime, timedelta
 from crealux_core.clock import utcnow
 from crealux_core.runtime import Runtime
 from crealux_core.services.deadlines import sweep
-from crealux_core.services.notifications import dispatch_notifications
+from crealux_core.services.notifications import dispatch_digests, dispatch_notifications
 from crealux_core.services.reconcile import HealPolicy, reconcile
 
 log = logging.getLogger("crealux.maintain")
@@ -56,6 +57,15 @@ class Maintainer:
                     dashboard_url=settings.dashboard_url,
                 )
                 done.update(swept.as_json())
+                digests = dispatch_digests(
+                    session=session,
+                    rules=self.runtime.rules,
+                    notifier=self.runtime.notifier,
+                    now=now,
+                    at=settings.digest_time,
+                    timezone=settings.digest_timezone,
+                )
+                done.update(digests_sent=digests.sent, digests_failed=digests.failed)
             full = self._due("full", settings.full_reconcile_seconds, clock)
             healed = reconcile(
                 session=session,

@@ -72,12 +72,14 @@ def decide(
     )
 
 
-def walk_to_training(session: Session, rules: Rules, enroll) -> tuple[int, StepRun]:  # type: ignore[no-untyped-def]
+def walk_to_training(  # type: ignore[no-untyped-def]
+    session: Session, rules: Rules, enroll, now: datetime | None = None
+) -> tuple[int, StepRun]:
     """Enroll a participant and decide the advisor's steps up to the partner's training."""
     enrolled = enroll()
     step_id = enrolled.first_step.id or 0
     for answers in (FIRST, SELF_EVALUATION, ASSESSMENT, ORIENTATION):
-        submitted = decide(session, rules, step_id, answers)
+        submitted = decide(session, rules, step_id, answers, now=now)
         assert submitted.current_step_id is not None
         step_id = submitted.current_step_id
     step = current_step(session, enrolled.pathway_run_id)

@@ -18,20 +18,20 @@ from crealux_core.services.progress import Wake
         ("training", "training"),
         ("employment", "job_search"),
         ("social", "social_accompaniment"),
-        ("exit", None),
+        ("exit", "self_evaluation_end"),
     ],
 )
-def test_orientation_routes_by_its_outcome(rules: Rules, route: str, expected: str | None) -> None:
+def test_orientation_routes_by_its_outcome(rules: Rules, route: str, expected: str) -> None:
     pathway = rules.pathway()
     following = next_step(pathway, pathway.step("orientation"), {"route": route})
-    assert (following.key if following else None) == expected
+    assert following is not None and following.key == expected
 
 
 def test_first_reception_without_consent_ends_the_pathway(rules: Rules) -> None:
     pathway = rules.pathway()
     step = pathway.step("first_reception")
     assert next_step(pathway, step, {"consent_given": False}) is None
-    assert next_step(pathway, step, {"consent_given": True}).key == "socio_professional_assessment"  # type: ignore[union-attr]
+    assert next_step(pathway, step, {"consent_given": True}).key == "self_evaluation_entry"  # type: ignore[union-attr]
 
 
 def test_a_step_falls_due_after_its_duration(rules: Rules) -> None:

@@ -86,12 +86,13 @@ def test_every_problem_is_reported_at_once(rules_dir: Path) -> None:
 
 def test_a_misspelt_key_is_refused(rules_dir: Path) -> None:
     pathway_file = rules_dir / "pathways" / "crealux.yaml"
-    edit(pathway_file, "    due: P14D", "    deu: P14D")
+    edit(pathway_file, "    due: P14D", "    deu: P14D")  # the first step due in 14 days
     with pytest.raises(RulesError) as caught:
         load_rules(rules_dir, env=ENV)
     messages = {(p.path, p.message) for p in caught.value.problems}
-    assert (("steps", "orientation", "deu"), "unknown key (is it misspelt?)") in messages
-    assert (("steps", "orientation", "due"), "Field required") in messages
+    step = ("steps", "self_evaluation_entry")
+    assert ((*step, "deu"), "unknown key (is it misspelt?)") in messages
+    assert ((*step, "due"), "Field required") in messages
 
 
 def test_invalid_yaml_names_its_line(rules_dir: Path) -> None:

@@ -23,7 +23,7 @@ from crealux_core.rules import Rules
 from crealux_core.services.deadlines import sweep
 from crealux_core.services.users import get_user
 from tests.conftest import DASHBOARD_URL, T0
-from tests.services.helpers import ASSESSMENT, FIRST, decide, notifications_of, orientation
+from tests.services.helpers import FIRST, decide, notifications_of, walk_to
 
 
 def sweep_at(session: Session, rules: Rules, when: datetime):
@@ -100,9 +100,7 @@ def test_a_post_creation_checkpoint_opens_three_months_after_the_start_date(
     session: Session, rules: Rules, enroll
 ) -> None:
     enrolled = enroll()
-    step = decide(session, rules, enrolled.first_step.id or 0, FIRST).current_step_id
-    step = decide(session, rules, step or 0, ASSESSMENT).current_step_id
-    step = decide(session, rules, step or 0, orientation("creation")).current_step_id
+    step = walk_to(session, rules, enrolled.pathway_run_id, "business_creation").id
     creation = {
         "joined_village": True,
         "business_plan_ready": True,

@@ -15,12 +15,12 @@ from crealux_core.services.steps import reassign_step, skip_step
 from crealux_core.services.users import get_user
 from tests.conftest import DASHBOARD_URL, T0
 from tests.services.helpers import (
-    ASSESSMENT,
     FIRST,
     decide,
     notifications_of,
     orientation,
     steps_of,
+    walk_to,
 )
 
 OPEN, DONE = StepStatus.OPEN, StepStatus.COMPLETED
@@ -41,7 +41,7 @@ def test_a_decision_opens_the_next_step_when_its_commit_returns(
     submitted = decide(session, rules, enrolled.first_step.id or 0, FIRST)
     assert steps_of(session, enrolled.pathway_run_id) == [
         (1, "first_reception", DONE),
-        (2, "socio_professional_assessment", OPEN),
+        (2, "self_evaluation_entry", OPEN),
     ]
     assert submitted.current_step_id is not None
     assert notifications_of(session, enrolled.pathway_run_id)[-1] == (
@@ -70,10 +70,9 @@ def test_orientation_to_creation_opens_the_business_creation_partners_step(
     session: Session, rules: Rules, enroll
 ) -> None:
     enrolled = enroll()
-    step = decide(session, rules, enrolled.first_step.id or 0, FIRST).current_step_id
-    step = decide(session, rules, step or 0, ASSESSMENT).current_step_id
+    step = walk_to(session, rules, enrolled.pathway_run_id, "orientation").id
     step = decide(session, rules, step or 0, orientation("creation")).current_step_id
-    assert steps_of(session, enrolled.pathway_run_id)[-1] == (4, "business_creation", OPEN)
+    assert steps_of(session, enrolled.pathway_run_id)[-1] == (5, "business_creation", OPEN)
     # a partner's step: decided by the partner's staff, not by the advisor
     with pytest.raises(Forbidden):
         decide(session, rules, step or 0, {"joined_village": True}, actor="conseillere")
@@ -110,11 +109,7 @@ def test_a_second_submit_says_who_decided_and_keeps_its_note_as_a_comment(
         .order_by(col(PathwayEvent.id))
     ).all()
     assert notes == [(EventKind.DECISION, "premier onglet"), (EventKind.COMMENT, "second onglet")]
-    assert steps_of(session, enrolled.pathway_run_id)[-1] == (
-        2,
-        "socio_professional_assessment",
-        OPEN,
-    )
+    assert steps_of(session, enrolled.pathway_run_id)[-1] == (2, "self_evaluation_entry", OPEN)
 
 
 def test_a_skip_needs_a_reason_and_takes_the_default_way(
@@ -136,7 +131,7 @@ def test_a_skip_needs_a_reason_and_takes_the_default_way(
     skipped = skip_step(reason="Déjà reçue par le CPAS", **kwargs)  # type: ignore[arg-type]
     assert steps_of(session, enrolled.pathway_run_id) == [
         (1, "first_reception", StepStatus.SKIPPED),
-        (2, "socio_professional_assessment", OPEN),
+        (2, "self_evaluation_entry", OPEN),
     ]
     event = session.get(PathwayEvent, skipped.event_id)
     assert event is not None and event.note == "Déjà reçue par le CPAS"

@@ -57,11 +57,19 @@ def answers(step: StepSpec, rng: random.Random, today: date) -> dict[str, Any]:
             values[name] = rng.random() < 0.8
         elif field.type is FieldType.CHOICE:
             values[name] = rng.choice(sorted(field.choices or {}))
-        elif field.type is FieldType.INT:
+        elif field.type in (FieldType.INT, FieldType.SCALE):
             values[name] = rng.randint(field.min or 0, field.max or 10)
+        elif field.type is FieldType.COMPANY_NUMBER:
+            values[name] = company_number(rng)
         else:
             values[name] = (today - timedelta(days=rng.randint(0, 20))).isoformat()
     return values
+
+
+def company_number(rng: random.Random) -> str:
+    """Return a Belgian enterprise number whose modulo-97 check digits hold."""
+    first = rng.randint(2_000_000, 19_999_999)  # 8 digits starting with 0 or 1
+    return f"{first:08d}{97 - first % 97:02d}"
 
 
 class World:

@@ -226,7 +226,7 @@ def test_submitting_a_step_opens_the_next_step_at_once_with_prefect_unreachable(
     assert messages(app, "error") == []
     assert messages(app, "success") == ["Décision enregistrée."]
     assert not any("transmise" in text for text in messages(app, "info"))
-    assert "Étape suivante : Bilan socioprofessionnel" in shown(app)
+    assert "Étape suivante : Auto-évaluation d'entrée" in shown(app)
     assert elapsed < 5, f"the submit took {elapsed:.1f} s"
 
     # In the database, at once: the decision is an event, and the next step is open.
@@ -240,9 +240,7 @@ def test_submitting_a_step_opens_the_next_step_at_once_with_prefect_unreachable(
     }
     assert decision.note == "Projet de boulangerie, très motivée."
     assert step_row(session, step_id).status is StepStatus.COMPLETED
-    assert open_steps(session, rules, "conseillere") == [
-        ("Sophie Test", "socio_professional_assessment")
-    ]
+    assert open_steps(session, rules, "conseillere") == [("Sophie Test", "self_evaluation_entry")]
 
     # The page shows the decision, read-only, with the form's labels, who and when.
     assert "Enregistrer la décision" not in labels(app)
@@ -255,13 +253,13 @@ def test_submitting_a_step_opens_the_next_step_at_once_with_prefect_unreachable(
     # The next step is the advisor's: it opens from here.
     [following] = [b for b in app.button if b.label == "Ouvrir"]
     following.click().run()
-    assert messages(app, "title") == ["Bilan socioprofessionnel"]
+    assert messages(app, "title") == ["Auto-évaluation d'entrée"]
     assert messages(app, "success") == []  # said once, on the step it was about
     assert "Enregistrer la décision" in labels(app)
 
     # And the worklist has it too.
     visit(app, "pages/worklist.py")
-    assert "Bilan socioprofessionnel" in shown(app)
+    assert "Auto-évaluation d'entrée" in shown(app)
     assert "Premier accueil" not in shown(app)
 
 
@@ -304,9 +302,7 @@ def test_a_submit_does_not_wait_for_a_prefect_that_does_not_answer(
 
     assert messages(app, "success") == ["Décision enregistrée."]
     assert elapsed < 5, f"the page waited {elapsed:.1f} s for Prefect"
-    assert open_steps(session, rules, "conseillere") == [
-        ("Sophie Test", "socio_professional_assessment")
-    ]
+    assert open_steps(session, rules, "conseillere") == [("Sophie Test", "self_evaluation_entry")]
     silent_prefect.settimeout(5)
     connection, _ = silent_prefect.accept()  # the resume was sent, from the background
     connection.close()
@@ -426,13 +422,11 @@ def test_the_advisor_skips_a_step_with_a_reason(
 
     assert not app.exception
     assert messages(app, "success") == ["Étape passée."]
-    assert "Étape suivante : Bilan socioprofessionnel" in shown(app)
+    assert "Étape suivante : Auto-évaluation d'entrée" in shown(app)
     [skip] = events_of(session, step_id)
     assert (skip.kind, skip.note) == (EventKind.SKIP, "Entretien fait par le CPAS.")
     assert step_row(session, step_id).status is StepStatus.SKIPPED
-    assert open_steps(session, rules, "conseillere") == [
-        ("Sophie Test", "socio_professional_assessment")
-    ]
+    assert open_steps(session, rules, "conseillere") == [("Sophie Test", "self_evaluation_entry")]
     assert "Étape passée · Claire Lambert · 02/11/2026 10:15" in shown(app)
     assert "Entretien fait par le CPAS." in messages(app, "text")
     assert "Passer l'étape" not in labels(app)  # a closed step is not steered
@@ -542,9 +536,9 @@ def test_a_step_that_does_not_exist_is_reported(app: AppTest) -> None:
 
 @pytest.mark.parametrize(
     ("username", "may_enroll"),
-    [("conseillere", True), ("challenge", False), ("coordination", False)],
+    [("conseillere", True), ("challenge", False), ("coordination", True)],
 )
-def test_only_advisors_get_the_enrolment_page(
+def test_advisors_and_the_coordinator_get_the_enrolment_page(
     app: AppTest, username: str, may_enroll: bool
 ) -> None:
     sign_in(app, username)
@@ -627,13 +621,13 @@ def test_the_pathway_shows_each_step_with_its_events(
         "Envoyé par (prescripteur) : Forem",
         "Attente principale : Pas encore décidé",
         "en cours de prise en compte",  # the flow run has not caught up: Prefect is down
-        "2. Bilan socioprofessionnel",
+        "2. Auto-évaluation d'entrée",
     ]:
         assert line in page
     assert "Souhaite réfléchir." in messages(app, "text")
     [next_step] = [b for b in app.button if b.label == "Ouvrir"]
     next_step.click().run()
-    assert messages(app, "title") == ["Bilan socioprofessionnel"]
+    assert messages(app, "title") == ["Auto-évaluation d'entrée"]
 
 
 # --- the coordinator's stuck pathways and services -----------------------------------------------

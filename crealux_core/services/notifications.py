@@ -206,13 +206,16 @@ def _record(
     session.commit()
 
 
-def queued_notifications(*, session: Session, pathway_run_id: int, now: datetime) -> list[int]:
-    """Return the ids of a pathway's notifications that are waiting to be sent (a message held
-    for a digest is listed too: `dispatch_notifications` then leaves it)."""
+def queued_notifications(
+    *, session: Session, pathway_run_id: int, now: datetime, rules: Rules | None = None
+) -> list[int]:
+    """Return the ids of a pathway's notifications that are waiting to be sent on their own
+    (without `rules`, those held for a digest too: `dispatch_notifications` then leaves them)."""
+    digest_organisation_ids = _digest_organisation_ids(session, rules) if rules else []
     query = (
         select(Notification.id)
         .where(Notification.pathway_run_id == pathway_run_id, _claimable(now))
-        .where(col(Notification.digest_id).is_(None), col(Notification.is_digest).is_(False))
+        .where(_sent_one_by_one(digest_organisation_ids))
         .order_by(col(Notification.id))
     )
     return [notification_id for notification_id in session.exec(query).all() if notification_id]

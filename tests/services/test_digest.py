@@ -21,6 +21,7 @@ from crealux_core.services.notifications import (
     digest_moment,
     dispatch_digests,
     dispatch_notifications,
+    queued_notifications,
 )
 from crealux_core.settings import Settings
 from tests.conftest import DASHBOARD_URL, T0, free_port
@@ -174,3 +175,15 @@ def test_the_maintainer_sends_the_digest_with_its_sweep(
     assert "digests_sent" not in maintainer.tick(DIGEST_AT - timedelta(minutes=1), clock=0.0)
     assert maintainer.tick(DIGEST_AT, clock=100.0)["digests_sent"] == 1
     assert len(smtp.to(INBOX)) == 1
+
+
+def test_a_pathways_flow_lists_no_message_held_for_a_digest(
+    session: Session, rules: Rules, enroll
+) -> None:
+    _, training = walk_to_training(session, rules, enroll)
+    held = [n.id for n in inbox_messages(session)]
+    queued = queued_notifications(
+        session=session, pathway_run_id=training.pathway_run_id, now=T0, rules=rules
+    )
+    assert held and not set(held) & set(queued)
+    assert queued  # the other messages of the pathway are there

@@ -1017,6 +1017,174 @@ def step_reassign(
         typer.echo(f"step {step_id} reassigned to {to} (event {submitted.event_id})")
 
 
+@step_app.command("correct")
+def step_correct(
+    step_id: Annotated[int, typer.Argument(help="the decided step run's id")],
+    data: Annotated[str, typer.Option(help="the corrected answers, a JSON object (all of them)")],
+    reason: Annotated[str, typer.Option(help="why the decision is corrected (kept with it)")],
+    as_user: AsUser = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Correct a decided step's answers; the original decision stays in the history.
+
+    Refused (exit 2) when the corrected answers would have taken the pathway elsewhere."""
+    from crealux_core.clock import utcnow
+    from crealux_core.services.plans import correct_decision
+
+    username = _require_actor(as_user, as_json=as_json)
+    try:
+        payload = json.loads(data)
+    except json.JSONDecodeError as error:
+        _fail(f"--data is not JSON: {error}", as_json=as_json, code=Code.INVALID)
+    if not isinstance(payload, dict):
+        _fail("--data must be a JSON object", as_json=as_json, code=Code.INVALID)
+    runtime = _instance(as_json=as_json)
+    with runtime.session() as session, _reported(as_json=as_json):
+        event = correct_decision(
+            session=session,
+            rules=runtime.rules,
+            user=_actor(session, username),
+            step_run_id=step_id,
+            data=payload,
+            note=reason,
+            now=utcnow(),
+        )
+    if as_json:
+        _echo_json({"step_id": step_id, "event_id": event.id})
+    else:
+        typer.echo(f"step {step_id} corrected (event {event.id}); the original decision is kept")
+
+
+@step_app.command("add")
+def step_add(
+    pathway_run_id: Annotated[int, typer.Argument(help="the pathway run's id")],
+    step_key: Annotated[str, typer.Argument(help="an optional step of the pathway's catalogue")],
+    as_user: AsUser = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add an optional step (immersion, coaching...) alongside a pathway's current step."""
+    from crealux_core.clock import utcnow
+    from crealux_core.services.plans import add_optional_step
+
+    username = _require_actor(as_user, as_json=as_json)
+    runtime = _instance(as_json=as_json)
+    with runtime.session() as session, _reported(as_json=as_json):
+        submitted = add_optional_step(
+            session=session,
+            rules=runtime.rules,
+            user=_actor(session, username),
+            pathway_run_id=pathway_run_id,
+            step_key=step_key,
+            note=None,
+            now=utcnow(),
+            orchestrator=runtime.orchestrator,
+            dashboard_url=runtime.settings.dashboard_url,
+        )
+    if as_json:
+        _echo_json({"step_id": submitted.current_step_id, "event_id": submitted.event_id})
+    else:
+        typer.echo(f"optional step {submitted.current_step_id} ({step_key}) added, open")
+
+
+@participant_app.command("transfer")
+def participant_transfer(
+    from_advisor: Annotated[str, typer.Option("--from", help="the advisor who follows them now")],
+    to: Annotated[str, typer.Option("--to", help="the advisor who takes them over")],
+    participant_id: Annotated[
+        list[int] | None,
+        typer.Option("--participant", help="one participant's id (repeat); default: all"),
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="why (kept with each pathway)")] = None,
+    as_user: AsUser = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Move an advisor's caseload (or the participants named) to a colleague, with their current
+    steps, in one transaction (the coordinator, or the advisor handing over their own)."""
+    from crealux_core.clock import utcnow
+    from crealux_core.services.caseloads import transfer_participants
+    from crealux_core.services.users import get_user
+
+    username = _require_actor(as_user, as_json=as_json)
+    runtime = _instance(as_json=as_json)
+    with runtime.session() as session, _reported(as_json=as_json):
+        moved = transfer_participants(
+            session=session,
+            actor=_actor(session, username),
+            from_advisor_id=get_user(session=session, username=from_advisor).id or 0,
+            to_advisor_id=get_user(session=session, username=to).id or 0,
+            participant_ids=participant_id or None,
+            note=note,
+            now=utcnow(),
+        )
+    if as_json:
+        _echo_json({"moved": moved, "from": from_advisor, "to": to})
+    else:
+        typer.echo(f"{moved} participant(s) moved from {from_advisor} to {to}")
+
+
+@participant_app.command("caseloads")
+def participant_caseloads(as_json: JsonFlag = False) -> None:
+    """List the advisors with their open pathways, quota and speciality."""
+    from crealux_core.services.caseloads import caseloads
+
+    runtime = _instance(as_json=as_json)
+    with runtime.session() as session:
+        loads = caseloads(session=session)
+    rows = [
+        {
+            "advisor": load.username,
+            "open_pathways": load.open_pathways,
+            "quota": load.quota,
+            "speciality": load.speciality,
+            "full": load.full,
+        }
+        for load in loads
+    ]
+    if as_json:
+        _echo_json(rows)
+        return
+    for row in rows:
+        quota = "-" if row["quota"] is None else row["quota"]
+        typer.echo(
+            f"{row['advisor']:<16} {row['open_pathways']:>4} / {quota:<4}"
+            f" {row['speciality'] or '-'}{'  (full)' if row['full'] else ''}"
+        )
+
+
+@participant_app.command("advisor-profile")
+def participant_advisor_profile(
+    advisor: Annotated[str, typer.Argument(help="the advisor's username")],
+    quota: Annotated[
+        int | None, typer.Option(help="the most open pathways they follow (omit: no quota)")
+    ] = None,
+    speciality: Annotated[
+        str | None, typer.Option(help="creation, training, employment or social (omit: none)")
+    ] = None,
+    as_user: AsUser = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Set an advisor's caseload quota and speciality (the coordinator only); enrolment suggests
+    advisors with room in their quota and the right speciality."""
+    from crealux_core.services.caseloads import set_profile
+    from crealux_core.services.users import get_user
+
+    username = _require_actor(as_user, as_json=as_json)
+    runtime = _instance(as_json=as_json)
+    with runtime.session() as session, _reported(as_json=as_json):
+        updated = set_profile(
+            session=session,
+            actor=_actor(session, username),
+            advisor_id=get_user(session=session, username=advisor).id or 0,
+            quota=quota,
+            speciality=speciality,
+        )
+    result = {"advisor": advisor, "quota": updated.caseload_quota, "speciality": updated.speciality}
+    if as_json:
+        _echo_json(result)
+    else:
+        typer.echo(f"{advisor}: quota {updated.caseload_quota}, speciality {updated.speciality}")
+
+
 def main() -> None:
     app(prog_name="crealux")
 

@@ -3,7 +3,7 @@ moving a caseload (or one participant) to a colleague.
 
 An advisor's quota (the most open pathways they take) and speciality (an orientation route they
 know best: creation, training, employment, social) are kept on their account and set by the
-coordinator from the dashboard (`set_profile`) or `crealux user profile`.
+coordinator from the dashboard (`set_profile`) or `crealux participant advisor-profile`.
 """
 
 from __future__ import annotations

@@ -1115,6 +1115,7 @@ def participant_transfer(
             participant_ids=participant_id or None,
             note=note,
             now=utcnow(),
+            dashboard_url=runtime.settings.dashboard_url,
         )
     if as_json:
         _echo_json({"moved": moved, "from": from_advisor, "to": to})

@@ -90,7 +90,9 @@ def wake_up(wait_id: int, event_id: int | None) -> bool:
 
 def _send_queued(pathway_run_id: int) -> None:
     with _runtime().session() as session:
-        queued = queued_notifications(session=session, pathway_run_id=pathway_run_id, now=utcnow())
+        queued = queued_notifications(
+            session=session, pathway_run_id=pathway_run_id, now=utcnow(), rules=_runtime().rules
+        )
     for notification_id in queued:
         send_notification(notification_id)
 

@@ -212,6 +212,37 @@ def pathway_ended(
     )
 
 
+def participants_assigned(
+    *,
+    participant_references: Sequence[str],
+    by: str,
+    assigned_at: datetime,
+    dashboard_url: str,
+    participant_id: int | None,
+) -> Message:
+    """Tell an advisor that participants were given to them (an enrolment, a caseload moved)."""
+    count = len(participant_references)
+    shown = ", ".join(participant_references[:10]) + (" ..." if count > 10 else "")
+    one = count == 1
+    return _compose(
+        title=(
+            f"CREALux - nouveau participant suivi - {participant_references[0]}"
+            if one
+            else f"CREALux - {count} participants vous sont confiés"
+        ),
+        intro=(
+            f"{by} vous a confié le suivi du participant {participant_references[0]}."
+            if one
+            else f"{by} vous a confié le suivi de {count} participants."
+        ),
+        facts=[("Participant" if one else "Participants", shown), ("Le", _date(assigned_at))],
+        link=participant_link(dashboard_url, participant_id)
+        if one and participant_id
+        else (f"{dashboard_url}/participants"),
+        link_label="Voir le parcours" if one else "Voir vos participants",
+    )
+
+
 @dataclass(frozen=True)
 class DigestItem:
     title: str

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, func, select
 
 from crealux_core.models import Participant, PathwayRun, PathwayStatus, Role, User
-from crealux_core.services import events
+from crealux_core.services import events, notices
 from crealux_core.services.errors import Forbidden, InvalidInput
 from crealux_core.services.lookup import get_row
 from crealux_core.services.steps import clean_note
@@ -135,6 +135,7 @@ def transfer_participants(
     participant_ids: list[int] | None = None,
     note: str | None,
     now: dt.datetime,
+    dashboard_url: str,
 ) -> int:
     """Move participants (all of an advisor's, or the ones named) to a colleague, with their
     current steps, in one transaction; return how many moved.
@@ -155,14 +156,30 @@ def transfer_participants(
     if participant_ids is not None and len(participants) != len(set(participant_ids)):
         raise InvalidInput({"participants": "some are not followed by this advisor"})
     text = clean_note(note)
+    first_event: int | None = None
     for participant in participants:
-        events.transfer(
+        recorded = events.transfer(
             session,
             participant=participant,
             to_advisor_id=to_advisor_id,
             actor_id=actor.id or 0,
             note=text,
             now=now,
+        )
+        if recorded and first_event is None:
+            first_event = recorded[0].id
+    if participants:
+        notices.participants_assigned(
+            session,
+            key=f"transferred:{first_event}"
+            if first_event
+            else f"transferred:{participants[0].id}:{to_advisor_id}:{now:%Y%m%dT%H%M%S%f}",
+            participants=participants,
+            advisor=colleague,
+            actor=actor,
+            pathway_run_id=None,
+            now=now,
+            dashboard_url=dashboard_url,
         )
     session.commit()
     return len(participants)

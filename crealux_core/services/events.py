@@ -143,6 +143,8 @@ def _queue(
             pathway_run_id=pathway_run_id,
             title=message.title,
             body=message.body,
+            html=message.html or None,
+            link=message.link,
             created_at=now,
         )
     )

@@ -8,6 +8,7 @@ ends. Each message's `event_key` (the step, the pathway) makes it once only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlmodel import Session, select
@@ -115,6 +116,37 @@ def pathway_ended(
             ended_at=now,
             dashboard_url=dashboard_url,
             participant_id=participant.id or 0,
+        ),
+        now=now,
+    )
+
+
+def participants_assigned(
+    session: Session,
+    *,
+    key: str,
+    participants: Sequence[Participant],
+    advisor: User,
+    actor: User,
+    pathway_run_id: int | None,
+    now: datetime,
+    dashboard_url: str,
+) -> None:
+    """Queue one message telling an advisor that someone else gave them participants to follow
+    (the coordinator enrolling, a caseload moved); nothing when they did it themselves."""
+    if not participants or actor.id == advisor.id:
+        return
+    queue_for_user(
+        session,
+        key=key,
+        user=advisor,
+        pathway_run_id=pathway_run_id,
+        message=messages.participants_assigned(
+            participant_references=[p.reference for p in participants],
+            by=_who(session, actor),
+            assigned_at=now,
+            dashboard_url=dashboard_url,
+            participant_id=participants[0].id if len(participants) == 1 else None,
         ),
         now=now,
     )

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -29,20 +28,11 @@ from sqlmodel import Session, col, select
 from crealux_core.domain import messages
 from crealux_core.models import Notification, NotificationStatus, Organisation, User
 from crealux_core.rules.specs import OrganisationSpec, Rules
-from crealux_core.services.ports import SendResult
+from crealux_core.services.ports import Notifier
 
 MAX_ATTEMPTS = 5
 CLAIM_TIMEOUT = timedelta(minutes=5)
 MAIL_SCHEMES = ("mailto", "mailtos")
-
-
-class Notifier(Protocol):
-    def send(
-        self, *, organisation: OrganisationSpec, title: str, body: str, html: str | None = None
-    ) -> SendResult:
-        """Send a message to every address of an organisation: the HTML to e-mail addresses
-        (when given), the plain text to other channels."""
-        ...
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:

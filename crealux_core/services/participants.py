@@ -17,7 +17,7 @@ from crealux_core.models import (
     User,
 )
 from crealux_core.rules.specs import Rules
-from crealux_core.services import events
+from crealux_core.services import events, notices
 from crealux_core.services.delivery import start_flow
 from crealux_core.services.errors import Forbidden, InvalidInput
 from crealux_core.services.lookup import get_row
@@ -60,6 +60,16 @@ def enroll_participant(
         now=now,
         dashboard_url=dashboard_url,
         pathway_key=pathway_key,
+    )
+    notices.participants_assigned(
+        session,
+        key=f"assigned:{run.id}",
+        participants=[participant],
+        advisor=advisor,
+        actor=actor,
+        pathway_run_id=run.id,
+        now=now,
+        dashboard_url=dashboard_url,
     )
     session.commit()
     if orchestrator is not None:

@@ -54,6 +54,9 @@ class SendResult:
 
 
 class Notifier(Protocol):
-    def send(self, *, organisation: OrganisationSpec, title: str, body: str) -> SendResult:
-        """Send a message to every address of an organisation."""
+    def send(
+        self, *, organisation: OrganisationSpec, title: str, body: str, html: str | None = None
+    ) -> SendResult:
+        """Send a message to every address of an organisation: the HTML to e-mail addresses
+        (when given), the plain text to other channels."""
         ...

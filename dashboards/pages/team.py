@@ -112,6 +112,7 @@ def transfer_form(ctx: context.Context, names: dict[int, str]) -> None:
                 to_advisor_id=int(target),
                 note=note,
                 now=clock.utcnow(),
+                dashboard_url=ctx.runtime.settings.dashboard_url,
             )
     except ServiceError:
         st.error("Ce transfert n'est pas possible : rechargez la page.")

@@ -301,6 +301,7 @@ def transfer_section(ctx: context.Context, timeline: Timeline) -> None:
                         participant_ids=[person.id or 0],
                         note=note,
                         now=clock.utcnow(),
+                        dashboard_url=ctx.runtime.settings.dashboard_url,
                     )
             except ServiceError:
                 st.error("Ce transfert n'est plus possible : rechargez la page.")

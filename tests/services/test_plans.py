@@ -389,6 +389,7 @@ def test_a_reassigned_caseload_moves_its_steps_to_the_colleagues_worklist(
         to_advisor_id=colleague.id or 0,
         note="Congé de maternité",
         now=LATER,
+        dashboard_url=DASHBOARD_URL,
     )
     assert moved == 2 and before == []
     after = list_steps(session=session, rules=rules, user=colleague, status=StepStatus.OPEN)
@@ -417,6 +418,7 @@ def test_an_advisor_may_not_move_a_colleagues_caseload(
             to_advisor_id=get_user(session=session, username="conseiller").id or 0,
             note=None,
             now=LATER,
+            dashboard_url=DASHBOARD_URL,
         )
 
 
@@ -478,3 +480,45 @@ def test_the_orientation_decision_records_the_advice_beside_it(
     stats = advice_stats(session=session)
     assert (stats.decisions, stats.advised, stats.followed, stats.differed) == (1, 1, 0, 1)
     assert stats.pairs == [("social", "creation", 1)]
+
+
+def test_the_advisor_is_told_when_the_coordinator_gives_them_participants(
+    session: Session, rules: Rules, enroll
+) -> None:
+    from crealux_core.models import Gender, Notification, ParticipantCreate
+    from crealux_core.services.participants import enroll_participant
+
+    coordinator = get_user(session=session, username="coordination")
+    claire = get_user(session=session, username="conseillere")
+    participant, _ = enroll_participant(
+        session=session,
+        rules=rules,
+        data=ParticipantCreate(first_name="Aïcha", last_name="Diallo", gender=Gender.FEMALE),
+        advisor=claire,
+        now=LATER,
+        orchestrator=None,
+        dashboard_url=DASHBOARD_URL,
+        actor=coordinator,
+    )
+    enroll("Sophie", advisor="conseillere")  # her own enrolment tells her nothing
+    told = session.exec(
+        select(Notification).where(Notification.recipient_user_id == claire.id)
+    ).all()
+    assert [n.title for n in told] == [
+        f"CREALux - nouveau participant suivi - {participant.reference}"
+    ]
+    assert told[0].link == f"{DASHBOARD_URL}/parcours?participant={participant.id}"
+    marc = get_user(session=session, username="conseiller")
+    transfer_participants(
+        session=session,
+        actor=coordinator,
+        from_advisor_id=claire.id or 0,
+        to_advisor_id=marc.id or 0,
+        note=None,
+        now=LATER,
+        dashboard_url=DASHBOARD_URL,
+    )
+    [moved] = session.exec(
+        select(Notification).where(Notification.recipient_user_id == marc.id)
+    ).all()
+    assert moved.title == "CREALux - 2 participants vous sont confiés"

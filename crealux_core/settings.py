@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import secrets
 from datetime import time
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+SECRET_KEY_FILE = "secret_key"
 
 
 class Settings(BaseSettings):
@@ -40,6 +42,11 @@ class Settings(BaseSettings):
     full_reconcile_seconds: float = 60.0
     grace_seconds: float = 5.0
     stall_seconds: float = 180.0
+    # The dashboard keeps a user signed in across reloads with a cookie signed by this key
+    # (HMAC): set it on every dashboard behind one proxy; by default a key generated at first
+    # start in the data directory (SECRET_KEY_FILE), never in the repository.
+    secret_key: SecretStr | None = Field(default=None, description="default: a generated file")
+    session_hours: float = Field(default=8.0, gt=0, description="how long a sign-in lasts")
     # Organisations that ask for a digest (`digest: true` in rules/organisations.yaml) get one
     # message a day, at this local time, listing what was queued for them before it.
     digest_time: time = time(7, 0)
@@ -54,6 +61,23 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.resolved_home / 'crealux.db'}"
+
+    def session_secret(self) -> bytes:
+        """Return the key that signs the dashboard's session cookies: `secret_key`, or the
+        file under the data directory, created with a random key the first time."""
+        if self.secret_key is not None and self.secret_key.get_secret_value():
+            return self.secret_key.get_secret_value().encode()
+        path = self.resolved_home / SECRET_KEY_FILE
+        if path.exists():
+            return path.read_bytes().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:  # created once, readable by its owner only; a second dashboard reads the first's
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_bytes().strip()
+        with os.fdopen(descriptor, "w", encoding="ascii") as out:
+            out.write(secrets.token_hex(32) + "\n")
+        return path.read_bytes().strip()
 
     @property
     def prefect_url(self) -> str:

@@ -28,10 +28,15 @@ STEP_ADDRESS = "etape"
 STUCK_ADDRESS = "bloques"
 
 
+def worklist_title(user: User) -> str:
+    """The coordinator's worklist is everyone's: it is not « Mes étapes »."""
+    return "Toutes les étapes" if user.role is Role.COORDINATOR else "Mes étapes"
+
+
 def pages_for(user: User) -> list[st.Page]:
     """Return the pages of a signed-in user's role; a step or a pathway opens from a list."""
     pages = [
-        st.Page(context.WORKLIST_PAGE, title="Mes étapes", url_path="etapes", default=True),
+        st.Page(context.WORKLIST_PAGE, title=worklist_title(user), url_path="etapes", default=True),
         st.Page(context.PARTICIPANTS_PAGE, title="Participants", url_path="participants"),
     ]
     if context.may_enroll(user):
@@ -70,8 +75,12 @@ def sidebar(user: User) -> None:
 
 def main() -> None:
     runtime = context.shared_runtime(settings.model_dump_json())
-    user = context.signed_in_user(runtime)
+    # From these settings, not the runtime's: its copy of them went through JSON, which masks
+    # the secret key.
+    cookies = context.SessionCookies.from_settings(settings)
+    user = context.signed_in_user(runtime, cookies)
     context.set_current(runtime, user)
+    context.keep_cookie(cookies, user)
     if user is None:
         page = st.navigation(sign_in_pages(), position="hidden")
     else:

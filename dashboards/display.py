@@ -204,3 +204,20 @@ def find_step(rules: Rules, pathway_key: str, step_key: str) -> StepSpec | None:
     if pathway is None:
         return None
     return pathway.steps.get(step_key) or pathway.optional.get(step_key)
+
+
+def time_ago(moment: dt.datetime | None, now: dt.datetime) -> str:
+    """Return how long ago something happened, in French: « il y a 3 jours »."""
+    if moment is None:
+        return EMPTY
+    seconds = max(0, int((now - moment).total_seconds()))
+    for unit, singular, plural in (
+        (30 * 86400, "mois", "mois"),
+        (86400, "jour", "jours"),
+        (3600, "heure", "heures"),
+        (60, "minute", "minutes"),
+    ):
+        count = seconds // unit
+        if count:
+            return f"il y a {count} {singular if count == 1 else plural}"
+    return "à l'instant"

@@ -287,7 +287,7 @@ def test_deciding_a_step_from_the_cli(settings: Settings, runtime: Runtime) -> N
     with runtime.session() as session:
         following = current_step(session, pathway_run_id)
         assert following is not None and following.id == result["current_step_id"]
-        assert following.step_key == "socio_professional_assessment"
+        assert following.step_key == "self_evaluation_entry"
         assert following.status is StepStatus.OPEN
     assert elapsed < 30  # nothing waits on Prefect (a generous bound for a loaded machine)
     [decision] = events_of(runtime, step_id)

@@ -93,7 +93,7 @@ def test_an_advisor_decides_a_step_and_opens_the_next_one_in_a_real_browser(
 
     expect(page.get_by_text("Décision enregistrée.")).to_be_visible()
     expect(page.get_by_text("Étape suivante :")).to_be_visible()
-    expect(page.get_by_text("Bilan socioprofessionnel")).to_be_visible()
+    expect(page.get_by_text("Auto-évaluation d'entrée")).to_be_visible()
     expect(page.get_by_text("Envoyé par (prescripteur) :")).to_be_visible()
     expect(page.get_by_text("Vient du CPAS de Durbuy.")).to_be_visible()
     expect(page.get_by_text("transmise automatiquement")).to_have_count(0)
@@ -110,11 +110,11 @@ def test_an_advisor_decides_a_step_and_opens_the_next_one_in_a_real_browser(
     assert decision.note == "Vient du CPAS de Durbuy."
     advisor = get_user(session=session, username="conseillere")
     [following] = list_steps(session=session, rules=rules, user=advisor, status=StepStatus.OPEN)
-    assert following.step_key == "socio_professional_assessment"
+    assert following.step_key == "self_evaluation_entry"
 
     # The next step opens from the message, in the same session.
     page.get_by_role("button", name="Ouvrir").click()
-    expect(page.get_by_role("heading", name="Bilan socioprofessionnel")).to_be_visible()
+    expect(page.get_by_role("heading", name="Auto-évaluation d'entrée")).to_be_visible()
     expect(page).to_have_url(re.compile(rf"/etape\?step={following.id}$"))
     expect(page.get_by_text("Décision enregistrée.")).to_have_count(0)
 
@@ -123,7 +123,7 @@ def test_an_advisor_decides_a_step_and_opens_the_next_one_in_a_real_browser(
     expect(page.get_by_text("Vous êtes déconnecté·e.")).to_be_visible()
     sign_in(page, "conseillere")
     expect(page.get_by_role("heading", name="Mes étapes")).to_be_visible()
-    expect(page.get_by_text("Bilan socioprofessionnel")).to_be_visible()
+    expect(page.get_by_text("Auto-évaluation d'entrée")).to_be_visible()
 
 
 def test_the_coordinator_sees_stuck_pathways_and_services_and_an_advisor_cannot(

@@ -41,7 +41,19 @@ ROUTE_STEP = {
     "social": "social_accompaniment",
     "employment": "job_search",
 }
-STEP_AT = {0: "first_reception", 1: "socio_professional_assessment", 2: "orientation"}
+BEFORE_ROUTE = [
+    "first_reception",
+    "self_evaluation_entry",
+    "socio_professional_assessment",
+    "orientation",
+]
+AFTER_ROUTE = {"creation": ["post_creation_3m"]}  # scheduled: 3 months after the start date
+
+
+def expected_step(steps_done: int, route: str) -> str:
+    """Return the step a demo pathway waits on after `steps_done` decisions on `route`."""
+    walk = [*BEFORE_ROUTE, ROUTE_STEP[route], *AFTER_ROUTE.get(route, [])]
+    return walk[steps_done]
 
 
 def empty_instance(home: Path) -> Runtime:
@@ -72,10 +84,13 @@ def test_the_demo_loads_in_seconds_each_pathway_waiting_on_its_step(runtime: Run
             participant = session.get(Participant, run.participant_id)
             assert participant is not None and participant.first_name == person.first_name
             step = current_step(session, pathway_run_id)
-            assert step is not None and step.status is StepStatus.OPEN
-            expected = STEP_AT.get(person.steps_done) or ROUTE_STEP[person.route]
-            assert step.step_key == expected, person
-            assert step.due_at is not None and step.due_at > now  # nothing overdue at start
+            assert step is not None
+            assert step.step_key == expected_step(person.steps_done, person.route), person
+            if step.status is StepStatus.SCHEDULED:  # a checkpoint after the creation
+                assert step.opens_at is not None and step.opens_at > now
+            else:
+                assert step.status is StepStatus.OPEN
+                assert step.due_at is not None and step.due_at > now  # nothing overdue at start
             decisions = session.exec(
                 select(PathwayEvent)
                 .where(
@@ -142,6 +157,8 @@ def test_crealux_demo_loads_the_demo_into_an_instance_without_prefect(tmp_path: 
     assert loaded["flow_runs_started"] == 0  # Prefect is down: the maintainer starts them
     assert loaded["seconds"] < 15
     with runtime.session() as session:
-        waiting = session.exec(select(StepRun).where(StepRun.status == StepStatus.OPEN)).all()
+        waiting = session.exec(
+            select(StepRun).where(col(StepRun.status).in_([StepStatus.OPEN, StepStatus.SCHEDULED]))
+        ).all()
         assert len({step.pathway_run_id for step in waiting}) == 12
     runtime.engine.dispose()

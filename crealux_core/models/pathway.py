@@ -94,7 +94,14 @@ class StepRun(SQLModel, table=True):
     """A step of a pathway as it happens; its deadlines are columns, swept by time."""
 
     __tablename__ = "step_run"
-    __table_args__ = (UniqueConstraint("pathway_run_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("pathway_run_id", "seq"),
+        # The worklists, a page at a time: an advisor's open steps, an organisation's, everyone's
+        # (migration 0005).
+        Index("ix_step_run_worklist_assignee", "status", "assignee_id", "due_at"),
+        Index("ix_step_run_worklist_organisation", "status", "organisation_id", "due_at"),
+        Index("ix_step_run_worklist", "status", "due_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     pathway_run_id: int = Field(foreign_key="pathway_run.id", index=True)

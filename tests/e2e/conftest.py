@@ -258,15 +258,18 @@ def enroll(
     return participant.id or 0, run.id or 0
 
 
-def decide(instance: Instance, step_id: int, data: dict[str, Any]) -> Submitted:
-    """Decide a step as its advisor, through the service the dashboard and the CLI use."""
+def decide(
+    instance: Instance, step_id: int, data: dict[str, Any], *, actor: str = ADVISOR
+) -> Submitted:
+    """Decide a step as its advisor (or `actor`: a partner's staff for a partner's step),
+    through the service the dashboard and the CLI use."""
     runtime = instance.runtime
     with instance.session() as session:
         return submit_decision(
             session=session,
             rules=runtime.rules,
             step_run_id=step_id,
-            actor=get_user(session=session, username=ADVISOR),
+            actor=get_user(session=session, username=actor),
             data=data,
             note="Entretien positif.",
             now=utcnow(),

@@ -37,6 +37,8 @@ from tests.e2e.conftest import (
 
 pytestmark = pytest.mark.e2e
 
+SELF_EVALUATION_ENTRY = "Auto-évaluation d'entrée"  # the step after reception, in its mails
+
 
 def step_rows(instance: Instance, pathway_run_id: int) -> list[tuple[int, str, StepStatus]]:
     with instance.session() as session:
@@ -73,7 +75,7 @@ def test_a_decision_moves_the_pathway_on_at_once_and_the_run_catches_up_on_a_new
     assert submitted.woken is True
     assert step_rows(instance, pathway_run_id) == [
         (1, "first_reception", StepStatus.COMPLETED),
-        (2, "socio_professional_assessment", StepStatus.OPEN),
+        (2, "self_evaluation_entry", StepStatus.OPEN),
     ]
     worklist = open_step_ids(instance, ADVISOR)
     assert submitted.current_step_id in worklist and first.step_id not in worklist
@@ -81,25 +83,27 @@ def test_a_decision_moves_the_pathway_on_at_once_and_the_run_catches_up_on_a_new
     # the run was resumed with the event's id, and waits again, on a new key of the same run;
     # it was started by the runner when kicked, not at its next poll (every 60 s here)
     second = instance.wait_until_waiting(
-        pathway_run_id, "socio_professional_assessment", after=first, timeout=30
+        pathway_run_id, "self_evaluation_entry", after=first, timeout=30
     )
     assert second.step_id == submitted.current_step_id
     assert second.key != first.key
     assert (second.flow_run_id, second.generation) == (first.flow_run_id, 0)
-    wait_for(lambda: all_sent(instance, pathway_run_id, 2), what="the assessment's email")
-    assert len(mails_about(instance, reference, "Bilan")) == 1  # the partner is told once
+    wait_for(lambda: all_sent(instance, pathway_run_id, 2), what="the self-evaluation's email")
+    assert len(mails_about(instance, reference, SELF_EVALUATION_ENTRY)) == 1  # told once
 
     # one more decision: the flow runs from the top a third time
-    decided = decide(instance, second.step_id, answers("socio_professional_assessment"))
+    decided = decide(instance, second.step_id, answers("self_evaluation_entry"))
     assert decided.woken is True
-    third = instance.wait_until_waiting(pathway_run_id, "orientation", after=second)
+    third = instance.wait_until_waiting(
+        pathway_run_id, "socio_professional_assessment", after=second
+    )
     assert (third.flow_run_id, third.generation) == (first.flow_run_id, 0)
 
     # each step exists once, each email went once, each wait had its own key and fired once
     assert step_rows(instance, pathway_run_id) == [
         (1, "first_reception", StepStatus.COMPLETED),
-        (2, "socio_professional_assessment", StepStatus.COMPLETED),
-        (3, "orientation", StepStatus.OPEN),
+        (2, "self_evaluation_entry", StepStatus.COMPLETED),
+        (3, "socio_professional_assessment", StepStatus.OPEN),
     ]
     wait_for(lambda: all_sent(instance, pathway_run_id, 3), what="three notifications sent")
     subjects = mails_about(instance, reference)
@@ -187,9 +191,7 @@ def test_the_cli_enrolls_lists_and_completes_with_json(instance: Instance) -> No
     code, again = crealux(instance, *complete)
     assert (code, again["code"]) == (5, 5), again  # already done: says by whom and when
     assert again["decided_by"] and again["decided_at"]
-    second = instance.wait_until_waiting(
-        pathway_run_id, "socio_professional_assessment", after=first
-    )
+    second = instance.wait_until_waiting(pathway_run_id, "self_evaluation_entry", after=first)
     assert second.step_id == done["current_step_id"]
 
 
@@ -201,9 +203,7 @@ def test_prefect_sees_the_passes_as_tasks_and_never_a_name(instance: Instance) -
         _, pathway_run_id = enroll(instance, first_name, last_name, municipality)
         first = instance.wait_until_waiting(pathway_run_id, "first_reception")
         decide(instance, first.step_id, answers("first_reception"))
-        second = instance.wait_until_waiting(
-            pathway_run_id, "socio_professional_assessment", after=first
-        )
+        second = instance.wait_until_waiting(pathway_run_id, "self_evaluation_entry", after=first)
         wait_for(lambda: all_sent(instance, pathway_run_id, 2), what="both notifications sent")
     notification_ids = [n.id for n in instance.notifications(pathway_run_id)]
 
@@ -256,23 +256,24 @@ def client_value(inputs: list[Any], key: str) -> str:
 def test_two_decisions_in_one_meeting_reach_the_flow_without_the_maintainer(
     instance: Instance,
 ) -> None:
-    """Reception then assessment at once: the second submit finds the run between two passes
-    (resumed by the first, not suspended yet). Its wake waits for the run, or the pass sees the
-    event itself; the maintainer is stopped so that nothing else can catch the run up."""
+    """Reception then the entry self-evaluation at once: the second submit finds the run
+    between two passes (resumed by the first, not suspended yet). Its wake waits for the run,
+    or the pass sees the event itself; the maintainer is stopped so that nothing else can
+    catch the run up."""
     _, pathway_run_id = enroll(instance, "Edouard")
     first = instance.wait_until_waiting(pathway_run_id, "first_reception")
     with instance.stopped("maintainer"):
         received = decide(instance, first.step_id, answers("first_reception"))
-        assessed = decide(
-            instance, received.current_step_id, answers("socio_professional_assessment")
+        evaluated = decide(instance, received.current_step_id, answers("self_evaluation_entry"))
+        assert (received.woken, evaluated.woken) == (True, True)
+        third = instance.wait_until_waiting(
+            pathway_run_id, "socio_professional_assessment", after=first
         )
-        assert (received.woken, assessed.woken) == (True, True)
-        third = instance.wait_until_waiting(pathway_run_id, "orientation", after=first)
     assert (third.flow_run_id, third.generation) == (first.flow_run_id, 0)
     assert step_rows(instance, pathway_run_id) == [
         (1, "first_reception", StepStatus.COMPLETED),
-        (2, "socio_professional_assessment", StepStatus.COMPLETED),
-        (3, "orientation", StepStatus.OPEN),
+        (2, "self_evaluation_entry", StepStatus.COMPLETED),
+        (3, "socio_professional_assessment", StepStatus.OPEN),
     ]
     wait_for(lambda: all_sent(instance, pathway_run_id, 3), what="three notifications sent")
     assert [n.attempts for n in instance.notifications(pathway_run_id)] == [1, 1, 1]

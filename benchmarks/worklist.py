@@ -304,12 +304,12 @@ def measure_paint(runtime: Any, url: str, home: Path) -> dict[str, Any]:
     for username in ("conseillere", "coordination"):
         with runtime.session() as session:
             user_id = get_user(session=session, username=username).id
-        for page in ("pages/worklist.py", "pages/participants.py"):
+        for page in ("views/worklist.py", "views/participants.py"):
             samples = []
             for _ in range(REPEAT + 1):  # the first one loads the rules and warms the caches
                 at = AppTest.from_file(str(app_file), default_timeout=60)
                 at.session_state["user_id"] = user_id
-                if page != "pages/worklist.py":
+                if page != "views/worklist.py":
                     at.switch_page(page)
                 started = time.perf_counter()
                 at.run()

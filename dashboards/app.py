@@ -43,6 +43,10 @@ def pages_for(user: User) -> list[st.Page]:
         pages.append(st.Page(context.ENROLL_PAGE, title="Inscrire", url_path="inscrire"))
     if context.may_watch_pathways(user):
         pages.append(st.Page(context.STUCK_PAGE, title="Parcours bloqués", url_path=STUCK_ADDRESS))
+        pages.append(st.Page("views/team.py", title="Équipe", url_path="equipe"))
+        pages.append(
+            st.Page("views/orientation.py", title="Conseils d'orientation", url_path="orientation")
+        )
     pages += [
         st.Page(context.STEP_PAGE, title="Étape", url_path=STEP_ADDRESS, visibility="hidden"),
         st.Page(context.TIMELINE_PAGE, title="Parcours", url_path="parcours", visibility="hidden"),
@@ -56,7 +60,16 @@ def sign_in_pages() -> list[st.Page]:
 
     A link to a step (`/etape?step=12`) then asks to sign in and, once signed in, opens the step.
     """
-    addresses = ["etapes", "participants", "inscrire", STEP_ADDRESS, "parcours", STUCK_ADDRESS]
+    addresses = [
+        "etapes",
+        "participants",
+        "inscrire",
+        STEP_ADDRESS,
+        "parcours",
+        STUCK_ADDRESS,
+        "equipe",
+        "orientation",
+    ]
     return [
         st.Page(context.SIGN_IN_PAGE, title="Connexion", url_path="connexion", default=True),
         *(

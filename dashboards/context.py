@@ -35,17 +35,20 @@ _SIGNED_OUT = "_crealux_signed_out"  # this session signed out: clear the cookie
 _CONTEXT = "_crealux_context"
 _RUNTIME = "_crealux_runtime"
 _FLASHES = "_crealux_flashes"
-RECEIPT = "_crealux_receipt"  # what the step page says after a submit (pages/step.py)
+RECEIPT = "_crealux_receipt"  # what the step page says after a submit (views/step.py)
 
-# Page files, relative to app.py: what st.switch_page and st.Page take.
-SIGN_IN_PAGE = "pages/sign_in.py"
-WORKLIST_PAGE = "pages/worklist.py"
-STEP_PAGE = "pages/step.py"
-PARTICIPANTS_PAGE = "pages/participants.py"
-TIMELINE_PAGE = "pages/timeline.py"
-ENROLL_PAGE = "pages/enroll.py"
-STUCK_PAGE = "pages/stuck.py"
-SIGN_OUT_PAGE = "pages/sign_out.py"
+# Page files, relative to app.py: what st.switch_page and st.Page take. The folder is not
+# called `pages`: Streamlit treats a `pages` folder beside the main script as the old multipage
+# layout until st.navigation first runs, and answered the first link opened after a start
+# (an e-mail's /etape?step=12) with a « Page not found » dialog over the page.
+SIGN_IN_PAGE = "views/sign_in.py"
+WORKLIST_PAGE = "views/worklist.py"
+STEP_PAGE = "views/step.py"
+PARTICIPANTS_PAGE = "views/participants.py"
+TIMELINE_PAGE = "views/timeline.py"
+ENROLL_PAGE = "views/enroll.py"
+STUCK_PAGE = "views/stuck.py"
+SIGN_OUT_PAGE = "views/sign_out.py"
 
 FlashKind = Literal["success", "info", "warning", "error"]
 

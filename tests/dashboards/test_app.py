@@ -24,7 +24,7 @@ from crealux_core.orchestration import PrefectOrchestrator
 from crealux_core.rules import Rules
 from crealux_core.rules.forms import NOTE_MAX_CHARS
 from crealux_core.runtime import Runtime
-from crealux_core.services import steps as step_services
+from crealux_core.services import worklist as worklist_services
 from crealux_core.services.participants import list_participants
 from crealux_core.services.processes import ProcessState, ProcessStatus, write_process_status
 from crealux_core.services.steps import list_steps, submit_decision
@@ -37,7 +37,7 @@ from tests.dashboards.conftest import APP_FILE
 TIMEOUT = 30
 REQUIRED = "Ce champ est obligatoire."
 NOW = T0 + timedelta(minutes=15)  # 10:15 in Brussels
-STUCK_PAGE_FILE = APP_FILE.parent / "pages" / "stuck.py"
+STUCK_PAGE_FILE = APP_FILE.parent / "views" / "stuck.py"
 
 
 @pytest.fixture(autouse=True)
@@ -102,7 +102,7 @@ def visit(at: AppTest, page: str) -> AppTest:
 def go_to_step(at: AppTest, step_id: int) -> AppTest:
     """Open a step by its address, as a link in a notification does."""
     at.query_params["step"] = str(step_id)
-    return visit(at, "pages/step.py")
+    return visit(at, "views/step.py")
 
 
 def fill_first_reception(at: AppTest, step_id: int, *, skip: str | None = None) -> None:
@@ -202,7 +202,7 @@ def test_a_scheduled_step_waits_outside_the_worklist_and_says_when_it_opens(
     assert "s'ouvrira le 01/02/2027" in shown(app)
     assert "Enregistrer la décision" not in labels(app)
     app.query_params["participant"] = str(later.participant_id)
-    visit(app, "pages/timeline.py")
+    visit(app, "views/timeline.py")
     assert "s'ouvrira le 01/02/2027" in shown(app)
 
 
@@ -258,7 +258,7 @@ def test_submitting_a_step_opens_the_next_step_at_once_with_prefect_unreachable(
     assert "Enregistrer la décision" in labels(app)
 
     # And the worklist has it too.
-    visit(app, "pages/worklist.py")
+    visit(app, "views/worklist.py")
     assert "Auto-évaluation d'entrée" in shown(app)
     assert "Premier accueil" not in shown(app)
 
@@ -498,7 +498,7 @@ def test_an_unexpected_error_is_a_sentence_not_a_traceback(
     def broken(**_: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(step_services, "list_steps", broken)
+    monkeypatch.setattr(worklist_services, "worklist", broken)
     sign_in(app, "conseillere")
     assert not app.exception
     [error] = messages(app, "error")
@@ -522,7 +522,7 @@ def test_a_partner_does_not_see_an_advisors_step(app: AppTest, enroll) -> None:
     assert "Sophie" not in shown(app)
 
     app.query_params["participant"] = str(enrolled.participant_id)
-    visit(app, "pages/timeline.py")
+    visit(app, "views/timeline.py")
     assert messages(app, "error") == [
         "Ce participant n'est pas suivi par vous ou votre organisation."
     ]
@@ -543,15 +543,15 @@ def test_advisors_and_the_coordinator_get_the_enrolment_page(
 ) -> None:
     sign_in(app, username)
     if may_enroll:
-        visit(app, "pages/enroll.py")
+        visit(app, "views/enroll.py")
         assert messages(app, "title") == ["Inscrire un participant"]
     else:
         with pytest.raises(ValueError, match="navigation page"):
-            app.switch_page("pages/enroll.py")
+            app.switch_page("views/enroll.py")
 
 
 def test_an_advisor_enrolls_a_participant(app: AppTest, session: Session, rules: Rules) -> None:
-    visit(sign_in(app, "conseillere"), "pages/enroll.py")
+    visit(sign_in(app, "conseillere"), "views/enroll.py")
     app.text_input[0].input("Aïcha")
     app.text_input[1].input("")
     app.selectbox[0].set_value("female")
@@ -608,7 +608,7 @@ def test_the_pathway_shows_each_step_with_its_events(
         orchestrator=unreachable_orchestrator,
         dashboard_url=DASHBOARD_URL,
     )
-    visit(sign_in(app, "conseillere"), "pages/participants.py")
+    visit(sign_in(app, "conseillere"), "views/participants.py")
     app.button(key=f"open-participant-{enrolled.participant_id}").click().run()
     assert not app.exception
     page = shown(app)
@@ -663,7 +663,7 @@ def test_the_coordinator_sees_a_stuck_pathway_and_relaunches_it(
         supervisor_pid=4241,
     )
     sign_in(app, "coordination")
-    visit(app, "pages/stuck.py")
+    visit(app, "views/stuck.py")
     assert not app.exception
     page = shown(app)
     assert messages(app, "title") == ["Parcours bloqués"]
@@ -707,7 +707,7 @@ def test_only_the_coordinator_gets_the_stuck_page(
     make_stuck(session, enroll().pathway_run_id)
     sign_in(app, username)
     with pytest.raises(ValueError, match="navigation page"):
-        app.switch_page("pages/stuck.py")
+        app.switch_page("views/stuck.py")
 
     # Opened by its address all the same, the page itself refuses.
     page = AppTest.from_file(STUCK_PAGE_FILE, default_timeout=TIMEOUT)
@@ -725,7 +725,7 @@ def test_only_the_coordinator_gets_the_stuck_page(
 
 
 def test_signing_out_forgets_the_user(app: AppTest) -> None:
-    sign_in(app, "conseillere").switch_page("pages/sign_out.py").run()
+    sign_in(app, "conseillere").switch_page("views/sign_out.py").run()
     assert "user_id" not in app.session_state
     assert any("déconnecté" in text for text in messages(app, "info"))
     assert [field.label for field in app.text_input] == ["Identifiant", "Mot de passe"]

@@ -27,8 +27,8 @@ def yes_no(page: Page, label: str, answer: str) -> None:
 
 def rate(page: Page, label: str, points: int) -> None:
     """Pick a point of a scale (a segmented control under its label)."""
-    group = page.get_by_test_id("stButtonGroup").filter(has_text=label)
-    group.get_by_role("button", name=str(points), exact=True).click()
+    field = page.get_by_test_id("stElementContainer").filter(has_text=label)
+    field.get_by_test_id("stButtonGroup").get_by_text(str(points), exact=True).click()
 
 
 def type_date(page: Page, label: str, ddmmyyyy: str) -> None:

@@ -168,7 +168,7 @@ def test_the_participants_list_shows_the_current_step_the_advisor_and_searches(
 ) -> None:
     enroll("Sophie")
     enroll("Karim")
-    visit(sign_in(app, "conseillere"), "pages/participants.py")
+    visit(sign_in(app, "conseillere"), "views/participants.py")
     text = shown(app)
     assert "Étape en cours : Premier accueil" in text
     assert "Suivi·e par Claire Lambert" in text
@@ -252,7 +252,7 @@ def test_signing_in_writes_the_cookie_and_signing_out_clears_it(app: AppTest) ->
     [written] = cookie_scripts(app)
     assert f"{SESSION_COOKIE}=" in written and "Max-Age=28800" in written
 
-    app.switch_page("pages/sign_out.py").run()
+    app.switch_page("views/sign_out.py").run()
     [cleared] = cookie_scripts(app)
     assert f"{SESSION_COOKIE}=; Max-Age=0" in cleared
 

@@ -39,14 +39,14 @@ LATER = T0 + timedelta(minutes=10)
 
 def participant_page(at: AppTest, participant_id: int) -> AppTest:
     at.query_params["participant"] = str(participant_id)
-    return visit(at, "pages/timeline.py")
+    return visit(at, "views/timeline.py")
 
 
 def test_the_coordinator_enrols_a_participant_with_the_suggested_advisor(
     app: AppTest,  # noqa: F811
     session: Session,
 ) -> None:
-    coordinator_view = visit(sign_in(app, "coordination"), "pages/enroll.py")
+    coordinator_view = visit(sign_in(app, "coordination"), "views/enroll.py")
     assert not coordinator_view.exception
     app.selectbox(key="enroll-expectation").set_value("creation").run()
     suggestion = " ".join(messages(app, "caption"))
@@ -177,7 +177,7 @@ def test_the_orientation_step_shows_the_advice_and_the_coordinator_counts_it(
 
     decide(session, rules, orientation.id or 0, ANSWERS["orientation"], "conseillere")
     coordinator = AppTest.from_file(app._script_path, default_timeout=30).run()
-    visit(sign_in(coordinator, "coordination"), "pages/orientation.py")
+    visit(sign_in(coordinator, "coordination"), "views/orientation.py")
     assert not coordinator.exception, coordinator.exception
     metrics = {m.label: m.value for m in coordinator.metric}
     assert metrics["Décisions d'orientation"] == "1"
@@ -190,7 +190,7 @@ def test_the_coordinator_sets_a_quota_and_moves_a_caseload(
     session: Session,
 ) -> None:
     enrolled = enroll("Sophie", advisor="conseillere")
-    visit(sign_in(app, "coordination"), "pages/team.py")
+    visit(sign_in(app, "coordination"), "views/team.py")
     assert not app.exception, app.exception
     claire = get_user(session=session, username="conseillere")
     marc = get_user(session=session, username="conseiller")

@@ -56,6 +56,7 @@ benchmark: setup
 	$(BIN)/python benchmarks/sweeper.py
 	$(BIN)/python benchmarks/up_time.py
 	$(BIN)/python benchmarks/idle_cpu.py
+	$(BIN)/python benchmarks/worklist.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

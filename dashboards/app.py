@@ -35,8 +35,12 @@ def worklist_title(user: User) -> str:
 
 def pages_for(user: User) -> list[st.Page]:
     """Return the pages of a signed-in user's role; a step or a pathway opens from a list."""
+    title = worklist_title(user)
     pages = [
-        st.Page(context.WORKLIST_PAGE, title=worklist_title(user), url_path="etapes", default=True),
+        # The default page answers at "/"; its alias answers at /etapes (the address a sign-in
+        # started from, an old bookmark), which Streamlit would otherwise call « not found ».
+        st.Page(context.WORKLIST_PAGE, title=title, url_path="accueil", default=True),
+        st.Page(context.WORKLIST_PAGE, title=title, url_path="etapes", visibility="hidden"),
         st.Page(context.PARTICIPANTS_PAGE, title="Participants", url_path="participants"),
     ]
     if context.may_enroll(user):

@@ -227,6 +227,7 @@ class Instance:
 
 ADVISOR = "conseillere"
 INTAKE_MAILBOX = "accueil@integraplus.example"  # integra-plus: the steps' and the coordination's
+ADVISOR_MAILBOX = "claire.lambert@integraplus.example"  # ADVISOR's own: reminders, overdue steps
 
 
 def answers(step_key: str, today: date | None = None) -> dict[str, Any]:
@@ -278,9 +279,11 @@ def decide(
         )
 
 
-def mails_about(instance: Instance, reference: str, word: str = "") -> list[str]:
-    """The subjects of the emails received about a participant (containing `word`)."""
-    return [s for s in instance.smtp.subjects(INTAKE_MAILBOX) if reference in s and word in s]
+def mails_about(
+    instance: Instance, reference: str, word: str = "", mailbox: str = INTAKE_MAILBOX
+) -> list[str]:
+    """The subjects of the emails `mailbox` received about a participant (containing `word`)."""
+    return [s for s in instance.smtp.subjects(mailbox) if reference in s and word in s]
 
 
 def all_sent(instance: Instance, pathway_run_id: int, count: int) -> bool:
@@ -398,6 +401,29 @@ def all_waiting(runtime: Runtime, pathway_run_ids: list[int]) -> dict[int, Waiti
     return found
 
 
+def not_waiting(runtime: Runtime, pathway_run_ids: list[int]) -> str:
+    """Say, for each pathway not yet waiting on its step, where it is (for a failure message)."""
+    lines = []
+    for pathway_run_id in pathway_run_ids:
+        if pathway_waiting(runtime, pathway_run_id) is not None:
+            continue
+        with runtime.session() as session:
+            run = session.get(PathwayRun, pathway_run_id)
+            step = current_step(session, pathway_run_id)
+            wait = current_wait(session=session, pathway_run_id=pathway_run_id)
+        if run is None:
+            lines.append(f"pathway {pathway_run_id}: not found")
+            continue
+        state = runtime.orchestrator.run_state(run.flow_run_id) if run.flow_run_id else None
+        lines.append(
+            f"pathway {pathway_run_id}: step {step.step_key if step else None}"
+            f" ({step.status if step else '-'}), wait {wait.key if wait else None},"
+            f" events {run.acked_event_id}/{run.last_event_id}, needs flow {run.needs_flow_at},"
+            f" stuck {run.stuck_reason!r}, Prefect {state}"
+        )
+    return "\n".join(lines)
+
+
 DEMO_PARTICIPANTS = 12
 
 
@@ -436,12 +462,15 @@ def demo_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoUp]:
         dashboard_after = time.monotonic() - started
         pathways = active_pathways(runtime)
         assert len(pathways) == DEMO_PARTICIPANTS, output
-        wait_for(
-            lambda: all_waiting(runtime, pathways),
-            timeout=120,
-            what="every demo pathway to wait on its step",
-            interval=0.5,
-        )
+        try:
+            wait_for(
+                lambda: all_waiting(runtime, pathways),
+                timeout=120,
+                what="every demo pathway to wait on its step",
+                interval=0.5,
+            )
+        except AssertionError as error:
+            raise AssertionError(f"{error}:\n{not_waiting(runtime, pathways)}") from None
         yield DemoUp(
             up=up,
             runtime=runtime,

@@ -92,21 +92,21 @@ def test_a_step_decided_in_the_dashboard_moves_the_pathway_on(
                 with instance.session() as session:
                     second = current_step(session, pathway_run_id)
                 assert second is not None
-                assert second.step_key == "socio_professional_assessment"
+                assert second.step_key == "self_evaluation_entry"
                 # a full page load starts a new Streamlit session: navigate in the app instead
                 page.get_by_role("link", name="Mes étapes").click()
                 expect(page.get_by_role("heading", name="Mes étapes")).to_be_visible()
                 expect(page.locator(f".st-key-open-step-{second.id}")).to_be_visible()
                 expect(page.locator(f".st-key-open-step-{first.id}")).to_have_count(0)
                 page.locator(f".st-key-open-step-{second.id} button").click()
-                expect(page.get_by_role("heading", name="Bilan socioprofessionnel")).to_be_visible()
+                expect(page.get_by_role("heading", name="Auto-évaluation d'entrée")).to_be_visible()
                 expect(page.get_by_text("Gaëlle E2E").first).to_be_visible()
 
                 # The run catches up: it acknowledges the decision and waits on the next step.
                 wait_for(
-                    lambda: waiting_on(instance, pathway_run_id, "socio_professional_assessment"),
+                    lambda: waiting_on(instance, pathway_run_id, "self_evaluation_entry"),
                     timeout=90,
-                    what="the run to wait on the assessment",
+                    what="the run to wait on the entry self-evaluation",
                 )
                 with instance.session() as session:
                     decision = session.exec(
@@ -123,6 +123,6 @@ def test_a_step_decided_in_the_dashboard_moves_the_pathway_on(
     finally:
         supervisor.stop_all()
     wait_for(
-        lambda: [s for s in mails_about(instance, reference) if "Bilan" in s],
-        what="the email about the assessment",
+        lambda: [s for s in mails_about(instance, reference) if "Auto-évaluation d'entrée" in s],
+        what="the email about the entry self-evaluation",
     )

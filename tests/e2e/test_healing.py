@@ -26,6 +26,7 @@ from crealux_core.domain.healing import RunType
 from crealux_core.models import Notification, NotificationStatus, StepRun
 from crealux_core.orchestration import idempotency_key
 from tests.e2e.conftest import (
+    ADVISOR_MAILBOX,
     MAINTAINER_SETTINGS,
     DemoUp,
     Instance,
@@ -85,9 +86,7 @@ def test_a_resume_from_outside_is_ignored_and_a_real_decision_then_moves_the_pat
     # then a real decision: the pathway moves on, the run waits on the next key
     submitted = decide(instance, first.step_id, answers("first_reception"))
     assert submitted.woken is True
-    moved = instance.wait_until_waiting(
-        pathway_run_id, "socio_professional_assessment", after=again
-    )
+    moved = instance.wait_until_waiting(pathway_run_id, "self_evaluation_entry", after=again)
     assert (moved.flow_run_id, moved.generation) == (first.flow_run_id, 0)
     assert instance.waits(pathway_run_id)[1].woken_by_event_id == submitted.event_id
 
@@ -119,13 +118,11 @@ def test_a_run_cancelled_from_the_prefect_ui_is_replaced(instance: Instance) -> 
     # and a decision moves it on
     submitted = decide(instance, first.step_id, answers("first_reception"))
     assert submitted.woken is True
-    moved = instance.wait_until_waiting(
-        pathway_run_id, "socio_professional_assessment", after=healed
-    )
+    moved = instance.wait_until_waiting(pathway_run_id, "self_evaluation_entry", after=healed)
     assert (moved.flow_run_id, moved.generation) == (healed.flow_run_id, 1)
-    wait_for(lambda: all_sent(instance, pathway_run_id, 2), what="the assessment's email")
+    wait_for(lambda: all_sent(instance, pathway_run_id, 2), what="the self-evaluation's email")
     assert len(mails_about(instance, reference, "Premier accueil")) == 1  # not sent again
-    assert len(mails_about(instance, reference, "Bilan")) == 1
+    assert len(mails_about(instance, reference, "Auto-évaluation d'entrée")) == 1
 
 
 def test_a_runner_killed_after_it_claimed_a_resumed_run_is_healed(instance: Instance) -> None:
@@ -151,13 +148,13 @@ def test_a_runner_killed_after_it_claimed_a_resumed_run_is_healed(instance: Inst
 
         # the maintainer sees it stalled and replaces it, with no human
         healed = instance.wait_until_waiting(
-            pathway_run_id, "socio_professional_assessment", after=first, timeout=STALL + 120
+            pathway_run_id, "self_evaluation_entry", after=first, timeout=STALL + 120
         )
     assert healed.generation == 1 and healed.flow_run_id != first.flow_run_id, left_in
     assert healed.step_id == submitted.current_step_id
     assert instance.flow_run_state(first.flow_run_id) == "Cancelled"
-    wait_for(lambda: all_sent(instance, pathway_run_id, 2), what="the assessment's email")
-    assert len(mails_about(instance, reference, "Bilan")) == 1
+    wait_for(lambda: all_sent(instance, pathway_run_id, 2), what="the self-evaluation's email")
+    assert len(mails_about(instance, reference, "Auto-évaluation d'entrée")) == 1
     assert [n.attempts for n in instance.notifications(pathway_run_id)] == [1, 1]
 
 
@@ -176,35 +173,38 @@ def test_a_deadline_passed_while_the_runner_was_down_is_sent_once(instance: Inst
             step.remind_at, step.escalate_at = past, past
             session.add(step)
             session.commit()
-        # the maintainer's sweep sends each once, runner or not
-        wait_for(lambda: all_sent(instance, pathway_run_id, 3), what="the reminder sent")
+        # the maintainer's sweep sends each once, runner or not: the reminder to the step's
+        # advisor, the escalation to the coordination, and the advisor is told it is overdue
+        wait_for(lambda: all_sent(instance, pathway_run_id, 4), what="the reminder sent")
         # a sweep may fall between the two: their order is not the point, each exactly once is
         assert sorted(event_keys(instance, pathway_run_id)) == [
             "escalation",
+            "overdue",
             "reminder",
             "step-opened",
         ]
-        assert len(mails_about(instance, reference, "rappel")) == 1
-        assert len(mails_about(instance, reference, "en retard")) == 1
+        assert len(mails_about(instance, reference, "rappel", ADVISOR_MAILBOX)) == 1
+        assert len(mails_about(instance, reference, "en retard", ADVISOR_MAILBOX)) == 1
+        assert len(mails_about(instance, reference, "en retard")) == 1  # the coordination's
         assert instance.waiting(pathway_run_id) == first  # nothing woke the run
         restart()
 
     # the runner is back; the next pass applies the deadlines again: nothing twice
     submitted = decide(instance, first.step_id, answers("first_reception"))
     assert submitted.woken is True
-    moved = instance.wait_until_waiting(
-        pathway_run_id, "socio_professional_assessment", after=first
-    )
+    moved = instance.wait_until_waiting(pathway_run_id, "self_evaluation_entry", after=first)
     assert moved.generation == 0
-    wait_for(lambda: all_sent(instance, pathway_run_id, 4), what="the assessment's email")
+    wait_for(lambda: all_sent(instance, pathway_run_id, 5), what="the self-evaluation's email")
     assert sorted(event_keys(instance, pathway_run_id)) == [
         "escalation",
+        "overdue",
         "reminder",
         "step-opened",
         "step-opened",
     ]
-    assert [n.attempts for n in instance.notifications(pathway_run_id)] == [1, 1, 1, 1]
-    assert len(mails_about(instance, reference, "rappel")) == 1
+    assert [n.attempts for n in instance.notifications(pathway_run_id)] == [1, 1, 1, 1, 1]
+    assert len(mails_about(instance, reference, "rappel", ADVISOR_MAILBOX)) == 1
+    assert len(mails_about(instance, reference, "en retard", ADVISOR_MAILBOX)) == 1
     assert len(mails_about(instance, reference, "en retard")) == 1
 
 

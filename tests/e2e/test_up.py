@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
-from crealux_core.models import Notification, NotificationStatus
+from crealux_core.models import Notification, NotificationStatus, Organisation
 from tests.e2e.conftest import (
     DEMO_PARTICIPANTS,
     DemoUp,
@@ -79,21 +79,54 @@ def test_up_starts_everything_loads_the_demo_and_stops_on_ctrl_c(
             what="every demo pathway to wait on its step",
             interval=0.5,
         )
-        assert {"first_reception", "socio_professional_assessment", "orientation"} <= {
-            w.step_key for w in waiting.values()
+        assert {
+            "first_reception",
+            "self_evaluation_entry",
+            "socio_professional_assessment",
+            "orientation",
+            "post_creation_3m",  # scheduled: three months after the creation
+        } <= {w.step_key for w in waiting.values()}
+        listed = {
+            status: cli(up.env, "step", "list", "--status", status, "--as", "coordination")
+            for status in ("open", "scheduled")
         }
-        steps = cli(up.env, "step", "list", "--status", "open", "--as", "coordination")
-        assert len({step["participant_id"] for step in steps}) == DEMO_PARTICIPANTS
+        assert [step["step_key"] for step in listed["scheduled"]] == ["post_creation_3m"]
+        participants = {step["participant_id"] for steps in listed.values() for step in steps}
+        assert len(participants) == DEMO_PARTICIPANTS
 
-        # every step opened so far was mailed once, to the demo mail sink
-        def mailed() -> int | None:
+        # every message so far was mailed once, to the demo mail sink, except those to an
+        # organisation that asked for a daily digest: they wait, pending, for it
+        digest_keys = [key for key, org in runtime.rules.organisations.items() if org.digest]
+        with runtime.session() as session:
+            digest_ids = set(
+                session.exec(
+                    select(Organisation.id).where(col(Organisation.key).in_(digest_keys))
+                ).all()
+            )
+
+        def held(notification: Notification) -> bool:
+            return (
+                notification.organisation_id in digest_ids
+                and notification.recipient_user_id is None
+                and not notification.is_digest
+            )
+
+        def mailed() -> tuple[int, int] | None:
             with runtime.session() as session:
-                statuses = session.exec(select(Notification.status)).all()
-            sent = all(status is NotificationStatus.SENT for status in statuses)
-            return len(statuses) if sent and len(up.mail_subjects()) == len(statuses) else None
+                notifications = session.exec(select(Notification)).all()
+            waiting_for_digest = [n for n in notifications if held(n)]
+            mailed_now = [n for n in notifications if not held(n)]
+            if not all(n.status is NotificationStatus.SENT for n in mailed_now):
+                return None
+            if len(up.mail_subjects()) != len(mailed_now):
+                return None
+            for notification in waiting_for_digest:  # unless the day's digest carried it
+                assert notification.status is NotificationStatus.PENDING or notification.digest_id
+            return len(mailed_now), len(waiting_for_digest)
 
-        mails = wait_for(mailed, timeout=60, what="the demo's emails")
+        mails, for_the_digest = wait_for(mailed, timeout=60, what="the demo's emails")
         assert len(set(up.mail_subjects())) == mails
+        assert for_the_digest >= 1  # the training centre's, whose inbox is shared
 
         # a decision through the CLI: the next step is open at once, the run catches up
         first = next(w for w in waiting.values() if w.step_key == "first_reception")

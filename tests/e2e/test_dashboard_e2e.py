@@ -115,6 +115,7 @@ def test_a_step_decided_in_the_dashboard_moves_the_pathway_on(
                     run = session.get(PathwayRun, pathway_run_id)
                     assert run is not None and (run.acked_event_id or 0) >= (decision.id or 0)
                 page.get_by_role("button", name="Voir le parcours").click()
+                page.get_by_role("tab", name="Historique").click()  # the steps and their events
                 expect(page.get_by_text("Saisi dans le navigateur.")).to_be_visible()
                 expect(page.get_by_text("en cours de prise en compte")).to_have_count(0)
                 page.screenshot(path=str(tmp_path / "timeline.png"), full_page=True)

@@ -42,6 +42,7 @@ from crealux_core.models import (
     Gender,
     Notification,
     NotificationStatus,
+    Organisation,
     ParticipantCreate,
     PathwayRun,
     PathwayStatus,
@@ -277,6 +278,27 @@ def decide(
             orchestrator=runtime.orchestrator,
             dashboard_url=runtime.settings.dashboard_url,
         )
+
+
+def held_for_digest(runtime: Runtime) -> Callable[[Notification], bool]:
+    """Whether a message waits for the day's digest: one to an organisation that asked for a
+    digest (rules/organisations.yaml), not to a person, and not the digest itself."""
+    digest_keys = [key for key, org in runtime.rules.organisations.items() if org.digest]
+    with runtime.session() as session:
+        digest_ids = set(
+            session.exec(
+                select(Organisation.id).where(col(Organisation.key).in_(digest_keys))
+            ).all()
+        )
+
+    def held(notification: Notification) -> bool:
+        return (
+            notification.organisation_id in digest_ids
+            and notification.recipient_user_id is None
+            and not notification.is_digest
+        )
+
+    return held
 
 
 def mails_about(

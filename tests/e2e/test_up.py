@@ -18,14 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import col, select
+from sqlmodel import select
 
-from crealux_core.models import Notification, NotificationStatus, Organisation
+from crealux_core.models import Notification, NotificationStatus
 from tests.e2e.conftest import (
     DEMO_PARTICIPANTS,
     DemoUp,
     all_waiting,
     answers,
+    held_for_digest,
     pathway_waiting,
     wait_for,
 )
@@ -96,20 +97,7 @@ def test_up_starts_everything_loads_the_demo_and_stops_on_ctrl_c(
 
         # every message so far was mailed once, to the demo mail sink, except those to an
         # organisation that asked for a daily digest: they wait, pending, for it
-        digest_keys = [key for key, org in runtime.rules.organisations.items() if org.digest]
-        with runtime.session() as session:
-            digest_ids = set(
-                session.exec(
-                    select(Organisation.id).where(col(Organisation.key).in_(digest_keys))
-                ).all()
-            )
-
-        def held(notification: Notification) -> bool:
-            return (
-                notification.organisation_id in digest_ids
-                and notification.recipient_user_id is None
-                and not notification.is_digest
-            )
+        held = held_for_digest(runtime)
 
         def mailed() -> tuple[int, int] | None:
             with runtime.session() as session:

@@ -167,7 +167,10 @@ def test_the_coordinator_sees_stuck_pathways_and_services_and_an_advisor_cannot(
     page.screenshot(path=str(tmp_path / "stuck.png"), full_page=True)
 
     page.get_by_role("button", name="Relancer").click()  # Prefect is down: says so in French
-    expect(page.get_by_text("La relance du parcours de P-00001 n'a pas abouti")).to_be_visible()
+    # Prefect being down is found out by a connection refused, a few seconds under load.
+    expect(page.get_by_text("La relance du parcours de P-00001 n'a pas abouti")).to_be_visible(
+        timeout=30_000
+    )
     page.screenshot(path=str(tmp_path / "stuck-relaunched.png"), full_page=True)
     session.expire_all()
     assert (

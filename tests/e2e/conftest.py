@@ -487,7 +487,7 @@ def demo_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoUp]:
         try:
             wait_for(
                 lambda: all_waiting(runtime, pathways),
-                timeout=120,
+                timeout=240,  # 40-110 s here; CI's two cores may be busier
                 what="every demo pathway to wait on its step",
                 interval=0.5,
             )

@@ -889,6 +889,17 @@ def step_show(
             typer.echo(f"    {name}: {kind}{choices}{'' if name in required else ' (optional)'}")
 
 
+def _json_object(data: str, *, as_json: bool) -> dict[str, Any]:
+    """Return --data as a JSON object, or fail with exit 2 saying what is wrong."""
+    try:
+        payload = json.loads(data)
+    except json.JSONDecodeError as error:
+        _fail(f"--data is not JSON: {error}", as_json=as_json, code=Code.INVALID)
+    if not isinstance(payload, dict):
+        _fail("--data must be a JSON object", as_json=as_json, code=Code.INVALID)
+    return payload
+
+
 @step_app.command("complete")
 def step_complete(
     step_id: Annotated[int, typer.Argument(help="the step run's id")],
@@ -912,12 +923,7 @@ def step_complete(
     from crealux_core.services.steps import clean_note, submit_decision
 
     username = _require_actor(as_user, as_json=as_json)
-    try:
-        payload = json.loads(data)
-    except json.JSONDecodeError as error:
-        _fail(f"--data is not JSON: {error}", as_json=as_json, code=Code.INVALID)
-    if not isinstance(payload, dict):
-        _fail("--data must be a JSON object", as_json=as_json, code=Code.INVALID)
+    payload = _json_object(data, as_json=as_json)
     text = _read_note(note, note_file, as_json=as_json)
     with _reported(as_json=as_json):
         clean_note(text)  # a note too long is refused before anything else is loaded
@@ -1032,12 +1038,7 @@ def step_correct(
     from crealux_core.services.plans import correct_decision
 
     username = _require_actor(as_user, as_json=as_json)
-    try:
-        payload = json.loads(data)
-    except json.JSONDecodeError as error:
-        _fail(f"--data is not JSON: {error}", as_json=as_json, code=Code.INVALID)
-    if not isinstance(payload, dict):
-        _fail("--data must be a JSON object", as_json=as_json, code=Code.INVALID)
+    payload = _json_object(data, as_json=as_json)
     runtime = _instance(as_json=as_json)
     with runtime.session() as session, _reported(as_json=as_json):
         event = correct_decision(

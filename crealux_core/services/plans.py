@@ -22,7 +22,6 @@ from crealux_core.models import (
     PathwayRun,
     PathwayStatus,
     PlanGoal,
-    Role,
     StepRun,
     StepStatus,
     User,
@@ -30,25 +29,19 @@ from crealux_core.models import (
 from crealux_core.rules.specs import PathwaySpec, Rules, StepSpec
 from crealux_core.services import events
 from crealux_core.services.definitions import definition_of
-from crealux_core.services.delivery import wake
 from crealux_core.services.errors import Conflict, Forbidden, InvalidInput
 from crealux_core.services.lookup import get_row
 from crealux_core.services.ports import Orchestrator
 from crealux_core.services.steps import (
     Submitted,
+    after_commit,
     clean_note,
+    may_steer,
     step_form,
     validate_outcome,
 )
 
 GOAL_MAX_CHARS = 300
-
-
-def may_steer(user: User, participant: Participant) -> bool:
-    """Change a participant's plan: the coordinator, or the participant's own advisor."""
-    return user.role is Role.COORDINATOR or (
-        user.role is Role.ADVISOR and participant.advisor_id == user.id
-    )
 
 
 def _steerable_run(session: Session, user: User, pathway_run_id: int) -> PathwayRun:
@@ -196,18 +189,7 @@ def add_optional_step(
         now=now,
         dashboard_url=dashboard_url,
     )
-    woken = orchestrator is not None and wake(
-        session=session,
-        pathway_run_id=pathway_run_id,
-        event_id=recorded.event.id,
-        orchestrator=orchestrator,
-    )
-    return Submitted(
-        pathway_run_id=pathway_run_id,
-        event_id=recorded.event.id or 0,
-        current_step_id=recorded.current.id if recorded.current else None,
-        woken=woken,
-    )
+    return after_commit(session, recorded, orchestrator)
 
 
 def correct_decision(

@@ -97,8 +97,8 @@ def _may_complete(user: User, step_run: StepRun, step: StepSpec) -> bool:
     return user.role is Role.PARTNER and step_run.organisation_id == user.organisation_id
 
 
-def _may_steer(user: User, participant: Participant) -> bool:
-    """Skip or reassign: the coordinator, or the participant's own advisor."""
+def may_steer(user: User, participant: Participant) -> bool:
+    """Skip, reassign, or change the plan: the coordinator, or the participant's own advisor."""
     return user.role is Role.COORDINATOR or (
         user.role is Role.ADVISOR and participant.advisor_id == user.id
     )
@@ -270,21 +270,24 @@ def step_form(*, session: Session, rules: Rules, user: User, step_run_id: int) -
         and step.role is Role.PARTNER
         and step_run.organisation_id == user.organisation_id
     )
+    advised = rules.orientation is not None and rules.orientation.decided_step == step.key
     return StepForm(
         view=_view(rules, step_run, run, participant, org),
         step=step,
         model=outcome_model(step),
         events=history,
         may_complete=is_open and _may_complete(user, step_run, step),
-        may_steer=is_current and _may_steer(user, participant),
+        may_steer=is_current and may_steer(user, participant),
         may_correct=step_run.status is StepStatus.COMPLETED
         and latest is not None
-        and (_may_steer(user, participant) or partner_own),
+        and (may_steer(user, participant) or partner_own),
         answers=answers,
         advice=advice.advice_for(session=session, rules=rules, step_run=step_run)
-        if is_open
+        if is_open and advised
         else None,
-        advice_given=advice.recorded_advice(session=session, step_run_id=step_run_id),
+        advice_given=advice.recorded_advice(session=session, step_run_id=step_run_id)
+        if advised
+        else None,
     )
 
 
@@ -387,7 +390,7 @@ def submit_decision(
         )
     except Conflict:
         raise _keep_note_and_refuse(session, step_run_id, actor, text, now) from None
-    return _after_commit(session, recorded, orchestrator)
+    return after_commit(session, recorded, orchestrator)
 
 
 def _keep_note_and_refuse(
@@ -401,7 +404,7 @@ def _keep_note_and_refuse(
     return _already_done(session, step_run_id)
 
 
-def _after_commit(
+def after_commit(
     session: Session, recorded: events.Recorded, orchestrator: Orchestrator | None
 ) -> Submitted:
     woken = orchestrator is not None and wake(
@@ -451,7 +454,7 @@ def skip_step(
         )
     except Conflict:
         raise _keep_note_and_refuse(session, step_run_id, actor, text, now) from None
-    return _after_commit(session, recorded, orchestrator)
+    return after_commit(session, recorded, orchestrator)
 
 
 def reassign_step(

@@ -45,7 +45,7 @@ from dashboards.display import (
     md,
 )
 from dashboards.failures import CANNOT_CONTINUE, show_cannot_continue
-from dashboards.forms import REQUIRED_HINT, answers, describe, french, render_field
+from dashboards.forms import REQUIRED_HINT, FieldKind, answers, describe, french, render_field
 
 NOTE_HELP = (
     "Pour l'équipe qui accompagne la personne. Elle n'est jamais transmise à l'orchestrateur "
@@ -488,7 +488,7 @@ def _seed(key: str, value: Any, question: Any) -> None:
     """Start a correction from the answers as they are (once: then the user's edits stay)."""
     if key in st.session_state or value is None:
         return
-    if question.kind.value == "date" and isinstance(value, str):
+    if question.kind is FieldKind.DATE and isinstance(value, str):
         value = date.fromisoformat(value)
     st.session_state[key] = value
 

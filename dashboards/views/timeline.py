@@ -25,11 +25,11 @@ from crealux_core.services.plans import (
     add_goal,
     add_optional_step,
     goals_of,
-    may_steer,
     optional_catalogue,
     plan_of,
     update_goal,
 )
+from crealux_core.services.steps import may_steer
 from crealux_core.services.users import list_advisors
 from dashboards import background, contact_details, context
 from dashboards.decisions import show_events

@@ -217,6 +217,8 @@ def correct_decision(
     if not text:
         raise InvalidInput({"note": "a correction needs a written reason"})
     outcome = validate_outcome(session=session, form=form, data=data, now=now)
+    if outcome.model_dump(mode="json") == form.answers:
+        raise InvalidInput({"form": "nothing to correct: these are the answers already recorded"})
     try:
         recorded = events.correct(
             session=session,

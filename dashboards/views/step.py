@@ -466,6 +466,11 @@ def correct(
             )
     except InvalidInput as refused:
         errors = field_errors(refused)
+        if "nothing to correct" in refused.field_errors.get("form", ""):
+            errors["form"] = (
+                "Rien n'a été corrigé : les réponses sont celles déjà enregistrées. "
+                "Modifiez la réponse à corriger."
+            )
         if "form" in refused.field_errors and "route" in refused.field_errors["form"]:
             errors["form"] = (
                 "Cette correction changerait la suite du parcours : rien n'a été enregistré. "

@@ -522,3 +522,25 @@ def test_the_advisor_is_told_when_the_coordinator_gives_them_participants(
         select(Notification).where(Notification.recipient_user_id == marc.id)
     ).all()
     assert moved.title == "CREALux - 2 participants vous sont confiés"
+
+
+def test_a_correction_that_changes_nothing_is_refused(
+    session: Session, rules: Rules, enroll
+) -> None:
+    enrolled = enroll()
+    walk(session, rules, enrolled.pathway_run_id, "self_evaluation_entry")
+    with pytest.raises(InvalidInput) as refused:
+        correct_decision(
+            session=session,
+            rules=rules,
+            user=get_user(session=session, username="conseillere"),
+            step_run_id=enrolled.first_step.id or 0,
+            data=ANSWERS["first_reception"],
+            note="Relu, rien à changer.",
+            now=LATER,
+        )
+    assert "nothing to correct" in refused.value.field_errors["form"]
+    kinds = session.exec(
+        select(PathwayEvent.kind).where(PathwayEvent.step_run_id == enrolled.first_step.id)
+    ).all()
+    assert kinds == [EventKind.DECISION]

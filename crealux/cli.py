@@ -1187,6 +1187,15 @@ def participant_advisor_profile(
         typer.echo(f"{advisor}: quota {updated.caseload_quota}, speciality {updated.speciality}")
 
 
+# The commands of other modules, added here so that `crealux --help` lists them all. They import
+# this module's helpers (_instance, _actor, _reported, ...), defined above by now.
+from crealux import cli_import, cli_outreach, cli_report  # noqa: E402
+
+app.add_typer(cli_report.report_app, name="report")
+app.add_typer(cli_outreach.outreach_app, name="outreach")
+cli_import.register(app)
+
+
 def main() -> None:
     app(prog_name="crealux")
 

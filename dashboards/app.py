@@ -45,7 +45,14 @@ def pages_for(user: User) -> list[st.Page]:
     ]
     if context.may_enroll(user):
         pages.append(st.Page(context.ENROLL_PAGE, title="Inscrire", url_path="inscrire"))
+    if user.role in (Role.ADVISOR, Role.COORDINATOR):
+        pages.append(
+            st.Page("views/outreach.py", title="Sensibilisation", url_path="sensibilisation")
+        )
     if context.may_watch_pathways(user):
+        pages.append(st.Page("views/pipeline.py", title="Pilotage", url_path="pilotage"))
+        pages.append(st.Page("views/indicators.py", title="Indicateurs", url_path="indicateurs"))
+        pages.append(st.Page("views/imports.py", title="Import", url_path="import"))
         pages.append(st.Page(context.STUCK_PAGE, title="Parcours bloqués", url_path=STUCK_ADDRESS))
         pages.append(st.Page("views/team.py", title="Équipe", url_path="equipe"))
         pages.append(
@@ -73,6 +80,10 @@ def sign_in_pages() -> list[st.Page]:
         STUCK_ADDRESS,
         "equipe",
         "orientation",
+        "sensibilisation",
+        "pilotage",
+        "indicateurs",
+        "import",
     ]
     return [
         st.Page(context.SIGN_IN_PAGE, title="Connexion", url_path="connexion", default=True),

@@ -1,7 +1,24 @@
 """SQLModel tables, one module per aggregate. The application database is the source of truth."""
 
+from crealux_core.models.facts import (
+    BusinessCreation,
+    EntrySituation,
+    ExitSituation,
+    Moment,
+    Placement,
+    Stay,
+    SupportTime,
+    TrainingRecord,
+)
 from crealux_core.models.notification import Notification, NotificationStatus
 from crealux_core.models.organisation import Organisation
+from crealux_core.models.outreach import (
+    OutreachAction,
+    OutreachCategory,
+    OutreachKind,
+    StructureKind,
+    StructureSensitisation,
+)
 from crealux_core.models.participant import Gender, Participant, ParticipantCreate
 from crealux_core.models.pathway import (
     CURRENT_STEP_STATUSES,
@@ -21,23 +38,36 @@ from crealux_core.models.user import Role, User
 __all__ = [
     "CURRENT_STEP_STATUSES",
     "SILENT_EVENT_KINDS",
+    "BusinessCreation",
+    "EntrySituation",
     "EventKind",
+    "ExitSituation",
     "Gender",
     "GoalStatus",
+    "Moment",
     "Notification",
     "NotificationStatus",
     "Organisation",
     "OrientationAdvice",
+    "OutreachAction",
+    "OutreachCategory",
+    "OutreachKind",
     "Participant",
     "ParticipantCreate",
     "PathwayDefinition",
     "PathwayEvent",
     "PathwayRun",
     "PathwayStatus",
+    "Placement",
     "PlanGoal",
     "Role",
+    "Stay",
     "StepRun",
     "StepStatus",
+    "StructureKind",
+    "StructureSensitisation",
+    "SupportTime",
+    "TrainingRecord",
     "User",
     "Wait",
 ]

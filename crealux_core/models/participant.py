@@ -36,6 +36,10 @@ class Participant(ParticipantBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     advisor_id: int = Field(foreign_key="app_user.id", index=True)
     enrolled_at: datetime
+    # The participant's reference in an imported spreadsheet: importing it again finds them.
+    external_ref: str | None = Field(
+        default=None, max_length=100, unique=True, index=True, nullable=True
+    )
 
     @property
     def reference(self) -> str:

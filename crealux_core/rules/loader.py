@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from crealux_core.rules.conditions import ConditionError, check_condition, compile_condition
+from crealux_core.rules.indicators import IndicatorsSpec
 from crealux_core.rules.specs import (
     FieldSpec,
     FieldType,
@@ -24,6 +25,7 @@ from crealux_core.rules.specs import (
 
 ORGANISATIONS_FILE = "organisations.yaml"
 ORIENTATION_FILE = "orientation.yaml"
+INDICATORS_FILE = "indicators.yaml"
 PATHWAYS_DIR = "pathways"
 _VARIABLE = re.compile(r"\$\{(?P<name>[A-Z][A-Z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 
@@ -410,6 +412,14 @@ def _load_orientation(
     return spec.model_copy(update={"fields": fields, "routes": routes, "versions": applies})
 
 
+def _load_indicators(file: Path) -> IndicatorsSpec:
+    """Load the indicator definitions and targets (rules/indicators.yaml)."""
+    document = _Document(file)
+    if not isinstance(document.data, dict):
+        raise RulesError([document.problem((), "expected a mapping (programme, indicators)")])
+    return _validate(document, IndicatorsSpec, document.data, ())
+
+
 def load_rules(directory: Path, env: Mapping[str, str]) -> Rules:
     """Load and check every rules file under `directory`; raise RulesError listing all problems."""
     directory = Path(directory)
@@ -455,6 +465,13 @@ def load_rules(directory: Path, env: Mapping[str, str]) -> Rules:
             orientation = _load_orientation(orientation_file, versions)
         except RulesError as error:
             problems.extend(error.problems)
+    indicators = None
+    indicators_file = directory / INDICATORS_FILE
+    if indicators_file.is_file():
+        try:
+            indicators = _load_indicators(indicators_file)
+        except RulesError as error:
+            problems.extend(error.problems)
     if problems:
         raise RulesError(problems)
     newest = {key: by_version[max(by_version)] for key, by_version in versions.items()}
@@ -466,4 +483,5 @@ def load_rules(directory: Path, env: Mapping[str, str]) -> Rules:
         organisations=organisations or {},
         default_pathway=default,
         orientation=orientation,
+        indicators=indicators,
     )

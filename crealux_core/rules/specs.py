@@ -9,9 +9,14 @@ import re
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from crealux_core.rules.facts import FACTS, SUPPORT_KINDS, FactKind
+
+if TYPE_CHECKING:
+    from crealux_core.rules.indicators import IndicatorsSpec
 
 _ISO_DURATION = re.compile(
     r"^P(?!$)(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -211,6 +216,36 @@ class FieldSpec(Frozen):
     earliest: DateBound | None = None
     latest: DateBound | None = None
     future: bool = False
+    records: str | None = Field(
+        default=None,
+        description="the fact this answer records for reports (rules/facts.py), e.g. "
+        "entry.labour_status",
+    )
+
+    @model_validator(mode="after")
+    def _records_a_known_fact(self) -> FieldSpec:
+        if self.records is None:
+            return self
+        fact = FACTS.get(self.records)
+        if fact is None:
+            raise ValueError(
+                f"records: {self.records!r} is not a fact reports know; known: "
+                + ", ".join(sorted(FACTS))
+            )
+        kind = _FACT_KIND_OF.get(self.type)
+        if kind is not fact.kind:
+            raise ValueError(
+                f"records: {self.records} is a {fact.kind.value} fact, not a {self.type.value}"
+                " field"
+            )
+        if fact.values is not None and self.choices is not None:
+            unknown = sorted(set(self.choices) - fact.values)
+            if unknown:
+                raise ValueError(
+                    f"records: {self.records} knows the values "
+                    f"{', '.join(sorted(fact.values))}; not {', '.join(unknown)}"
+                )
+        return self
 
     @model_validator(mode="after")
     def _options_fit_the_type(self) -> FieldSpec:
@@ -239,6 +274,31 @@ class FieldSpec(Frozen):
         """Return the earliest and latest day a date field accepts, defaults filled in."""
         default = FUTURE_DATES if self.future else PAST_DATES
         return self.earliest or default[0], self.latest or default[1]
+
+
+_FACT_KIND_OF = {
+    FieldType.BOOL: FactKind.BOOL,
+    FieldType.INT: FactKind.INT,
+    FieldType.SCALE: FactKind.INT,
+    FieldType.DATE: FactKind.DATE,
+    FieldType.CHOICE: FactKind.CHOICE,
+    FieldType.COMPANY_NUMBER: FactKind.COMPANY_NUMBER,
+}
+
+
+class SupportSpec(Frozen):
+    """The support a completed step gives its participant (an interview of an hour): the
+    hours of support per participant are summed from these, plus recorded corrections."""
+
+    kind: str = Field(description="interview, information_session or training")
+    hours: float = Field(gt=0, le=100)
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        if kind not in SUPPORT_KINDS:
+            raise ValueError(f"{kind!r} is not a kind of support: {', '.join(SUPPORT_KINDS)}")
+        return kind
 
 
 class TransitionSpec(Frozen):
@@ -279,6 +339,9 @@ class StepSpec(Frozen):
         default=None, description="open later than its predecessor, e.g. P3M after a.started_on"
     )
     form: dict[str, FieldSpec] = Field(default_factory=dict)
+    support: SupportSpec | None = Field(
+        default=None, description="the support completing this step counts (hours, kind)"
+    )
     next: Annotated[tuple[TransitionSpec, ...], BeforeValidator(_transitions)] = ()
 
     @field_validator("form")
@@ -387,6 +450,10 @@ class Rules(Frozen):
     default_pathway: str
     orientation: OrientationSpec | None = Field(
         default=None, description="orientation advice; None without rules/orientation.yaml"
+    )
+
+    indicators: IndicatorsSpec | None = Field(
+        default=None, description="indicators and targets; None without rules/indicators.yaml"
     )
 
     def pathway(self, key: str | None = None) -> PathwaySpec:

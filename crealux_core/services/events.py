@@ -42,7 +42,7 @@ from crealux_core.models import (
     StepStatus,
 )
 from crealux_core.rules.specs import OrganisationKind, PathwaySpec, Role, Rules, StepSpec
-from crealux_core.services import notices
+from crealux_core.services import facts, notices
 from crealux_core.services.definitions import definition_of
 from crealux_core.services.errors import Conflict
 from crealux_core.services.lookup import get_row
@@ -232,6 +232,7 @@ def _end(
 ) -> None:
     run.status, run.completed_at, run.end_reason = PathwayStatus.COMPLETED, now, reason
     session.add(run)
+    facts.close_stay(session, run=run, on=now.date())
     # Optional steps still open end with the pathway: nobody is left to do them for.
     session.execute(
         update(StepRun)
@@ -311,9 +312,14 @@ def start(
     now: datetime,
     dashboard_url: str,
     pathway_key: str | None = None,
+    start_at: str | None = None,
 ) -> PathwayRun:
-    """Add a participant's pathway run with its first step open (the caller commits)."""
+    """Add a participant's pathway run with its first step open (the caller commits), and
+    open its stay for reports. `start_at` names another step to begin on (an imported
+    participant who is already mid-way)."""
     pathway = rules.pathway(pathway_key)
+    if start_at is not None and start_at not in pathway.steps:
+        raise Conflict(f"{start_at!r} is not a step of {pathway.key} v{pathway.version}")
     run = PathwayRun(
         participant_id=participant.id or 0,
         pathway_key=pathway.key,
@@ -323,10 +329,11 @@ def start(
     )
     session.add(run)
     session.flush()
+    facts.open_stay(session, run=run, participant=participant)
     _reach(
         session,
         run=run,
-        step=pathway.step(pathway.start),
+        step=pathway.step(start_at or pathway.start),
         answers={},
         now=now,
         dashboard_url=dashboard_url,
@@ -357,6 +364,15 @@ def _close_and_move_on(
         raise Conflict(f"step {step_run_id} is not open")
     recorded = record(session, run, now=now, step_run_id=step_run_id, **event)
     step = pathway.step(step_run.step_key)
+    if recorded.kind is EventKind.DECISION:
+        facts.record_step_facts(
+            session,
+            run=run,
+            step_run=step_run,
+            step=step,
+            answers=recorded.payload,
+            decided_at=now,
+        )
     notices.step_closed(
         session,
         run=run,
@@ -626,6 +642,9 @@ def correct(
         actor_id=actor_id,
         payload={"corrects": original.id, "outcome": new},
         note=note,
+    )
+    facts.record_step_facts(
+        session, run=run, step_run=step_run, step=step, answers=new, decided_at=now
     )
     _redate_scheduled(session, pathway, run)
     session.commit()

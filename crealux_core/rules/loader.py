@@ -349,8 +349,8 @@ def _advice_problems(
 
 
 def _asks_all(pathway: PathwaySpec, spec: OrientationSpec, fields: Mapping[str, FieldSpec]) -> bool:
-    """Tell whether a version of the pathway asks every field the advice reads, as typed, and
-    offers every route it advises."""
+    """Tell whether a version of the pathway asks every field the advice's conditions read, as
+    typed, and offers every route it advises."""
     asked = {
         name: field.type
         for key in spec.reads
@@ -360,8 +360,15 @@ def _asks_all(pathway: PathwaySpec, spec: OrientationSpec, fields: Mapping[str, 
     decided = pathway.steps.get(spec.decided_step)
     field = decided.form.get(spec.decided_field) if decided else None
     offered = set(field.choices or ()) if field else set()
+    # Only the fields a condition names: a later version may ask more (the situations on
+    # entry of version 4) without taking the advice from runs on an earlier one.
+    named = {
+        name
+        for name in fields
+        if any(re.search(rf"\b{re.escape(name)}\b", rule.when) for rule in spec.advice)
+    }
     return (
-        all(asked.get(name) is found.type for name, found in fields.items())
+        all(asked.get(name) is fields[name].type for name in named)
         and {rule.route for rule in spec.advice} <= offered
     )
 

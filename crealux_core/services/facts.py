@@ -166,6 +166,12 @@ def record_step_facts(
                 setattr(fact, name, _as_date(value) if name == "started_on" else value)
             if isinstance(fact, TrainingRecord):
                 fact.ended_on = decided_on
+            # A creation or a job without its start date counts from the day it was recorded.
+            started = (
+                isinstance(fact, BusinessCreation) and fact.status in ("principal", "complementary")
+            ) or (isinstance(fact, Placement) and fact.employed)
+            if started and fact.started_on is None:
+                fact.started_on = decided_on
             session.add(fact)
     if step.support is not None:
         support = session.exec(

@@ -63,6 +63,8 @@ NOT_STARTED = {"joined_village": True, "business_plan_ready": False, "status": "
 CHECKPOINT = {"still_active": True, "income_from_activity": True, "support_needed": False}
 STOPPED = {"still_active": False, "income_from_activity": False, "support_needed": True}
 EXIT = {"left_on": "2026-11-02", "reason": "business_started", "situation": "self_employed"}
+LEAVING_RESULT = {"situation": "self_employed", "qualification_gained": False}
+SIX_MONTHS = {"situation": "self_employed", "improved": True}
 
 # What `walk_to` answers at each step (orientation takes its route from the walk).
 ANSWERS: dict[str, dict[str, Any]] = {
@@ -79,6 +81,8 @@ ANSWERS: dict[str, dict[str, Any]] = {
     "self_evaluation_mid": SELF_EVALUATION,
     "self_evaluation_end": SELF_EVALUATION,
     "exit": EXIT,
+    "leaving_result": LEAVING_RESULT,
+    "six_month_result": SIX_MONTHS,
 }
 # Who decides each step: the advisor, or the staff of the partner the step concerns.
 DECIDED_BY = {

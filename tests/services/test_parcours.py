@@ -1,7 +1,8 @@
-"""The whole parcours of version 3, route by route, through the services (no Prefect): each
+"""The whole parcours of version 4, route by route, through the services (no Prefect): each
 decision moves the pathway on when its commit returns; a route comes back to orientation through
 the mid-way self-evaluation, or goes on to the end self-evaluation and the exit; a creation is
-followed up 3, 6 and 12 months after the activity started."""
+followed up 3, 6 and 12 months after the activity started; after the exit, the result on
+leaving (within four weeks) and six months later (the ESF+ results)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,9 @@ from tests.services.helpers import (
     EXIT,
     NOT_EMPLOYED,
     NOT_STARTED,
+    LEAVING_RESULT,
     SELF_EVALUATION,
+    SIX_MONTHS,
     SOCIAL,
     STOPPED,
     TRAINING,
@@ -87,14 +90,38 @@ def open_at_its_date(session: Session, rules: Rules, checkpoint: StepRun) -> dat
     return when
 
 
+def follow_up(session: Session, rules: Rules, leaving_result_id: int | None, left_on: str) -> None:
+    """Record the result on leaving, then, six months after leaving, the situation then: the
+    pathway ends."""
+    result = step(session, leaving_result_id)
+    assert (result.step_key, result.status) == ("leaving_result", OPEN)
+    assert result.due_at == at_eight(left_on) + timedelta(weeks=4)  # within four weeks
+    later = (result.opened_at or T0) + timedelta(hours=1)
+    six = decide(session, rules, result.id or 0, LEAVING_RESULT, now=later).current_step_id
+    checkpoint = step(session, six)
+    left = at_eight(left_on)
+    assert checkpoint.step_key == "six_month_result"
+    six_months_after = left.replace(
+        year=left.year + (left.month + 5) // 12, month=(left.month + 5) % 12 + 1
+    )
+    assert checkpoint.opens_at == max(six_months_after, checkpoint.reached_at)
+    if checkpoint.opens_at > later:  # else six months have passed since leaving: open at once
+        assert checkpoint.status is SCHEDULED
+        later = open_at_its_date(session, rules, checkpoint)
+    assert decide(session, rules, six or 0, SIX_MONTHS, now=later).current_step_id is None
+
+
+AFTER_EXIT = ["leaving_result", "six_month_result"]
+
+
 # --- the steps every pathway starts with ---------------------------------------------------------
 
 
-def test_a_new_pathway_starts_on_version_3_reception_self_evaluation_assessment_orientation(
+def test_a_new_pathway_starts_on_version_4_reception_self_evaluation_assessment_orientation(
     session: Session, rules: Rules, enroll
 ) -> None:
     enrolled = enroll()
-    assert pathway(session, enrolled.pathway_run_id).pathway_version == 3
+    assert pathway(session, enrolled.pathway_run_id).pathway_version == 4
     walk_to(session, rules, enrolled.pathway_run_id, "orientation")
     assert steps_of(session, enrolled.pathway_run_id) == [
         *BEFORE_ORIENTATION,
@@ -195,7 +222,8 @@ def test_creation_route_checkpoints_at_3_6_and_12_months_then_end_and_exit(
     late = (end.opened_at or T0) + timedelta(hours=1)
     exit_id = decide(session, rules, end.id or 0, SELF_EVALUATION, now=late).current_step_id
     assert step(session, exit_id).step_key == "exit"
-    assert decide(session, rules, exit_id or 0, EXIT, now=late).current_step_id is None
+    result_id = decide(session, rules, exit_id or 0, EXIT, now=late).current_step_id
+    follow_up(session, rules, result_id, EXIT["left_on"])
 
     assert steps_of(session, run_id) == [
         *BEFORE_ORIENTATION,
@@ -206,9 +234,11 @@ def test_creation_route_checkpoints_at_3_6_and_12_months_then_end_and_exit(
         (8, "post_creation_12m", DONE),
         (9, "self_evaluation_end", DONE),
         (10, "exit", DONE),
+        (11, "leaving_result", DONE),
+        (12, "six_month_result", DONE),
     ]
     run = pathway(session, run_id)
-    assert run.status is PathwayStatus.COMPLETED and run.end_reason == "exit:decided"
+    assert run.status is PathwayStatus.COMPLETED and run.end_reason == "six_month_result:decided"
 
 
 @pytest.mark.parametrize(
@@ -359,7 +389,8 @@ def test_social_accompaniment_then_orientation_again_then_employment_then_end(
     assert step(session, end).step_key == "self_evaluation_end"
     leaving = decide(session, rules, end or 0, SELF_EVALUATION).current_step_id
     employed = EXIT | {"reason": "employment_found", "situation": "employed"}
-    assert decide(session, rules, leaving or 0, employed).current_step_id is None
+    result = decide(session, rules, leaving or 0, employed).current_step_id
+    follow_up(session, rules, result, employed["left_on"])
     assert steps_of(session, run_id) == [
         *BEFORE_ORIENTATION,
         (4, "orientation", DONE),
@@ -369,9 +400,11 @@ def test_social_accompaniment_then_orientation_again_then_employment_then_end(
         (8, "job_search", DONE),
         (9, "self_evaluation_end", DONE),
         (10, "exit", DONE),
+        (11, "leaving_result", DONE),
+        (12, "six_month_result", DONE),
     ]
     run = pathway(session, run_id)
-    assert run.status is PathwayStatus.COMPLETED and run.end_reason == "exit:decided"
+    assert run.status is PathwayStatus.COMPLETED and run.end_reason == "six_month_result:decided"
 
 
 def test_a_job_search_without_a_job_comes_back_to_orientation(
@@ -419,12 +452,13 @@ def test_an_exit_skips_the_end_self_evaluation_with_a_reason_and_records_why_and
 
     moved = EXIT | {"reason": "moved_away", "situation": "job_seeking"}
     decided = decide(session, rules, leaving.id or 0, moved, now=LATER)
-    assert decided.current_step_id is None
+    assert step(session, decided.current_step_id).step_key == "leaving_result"
     assert steps_of(session, run_id) == [
         *BEFORE_ORIENTATION,
         (4, "orientation", DONE),
         (5, "self_evaluation_end", SKIPPED),
         (6, "exit", DONE),
+        (7, "leaving_result", OPEN),
     ]
     skip_event = session.get(PathwayEvent, skipped.event_id)
     assert skip_event is not None and skip_event.kind is EventKind.SKIP
@@ -435,8 +469,7 @@ def test_an_exit_skips_the_end_self_evaluation_with_a_reason_and_records_why_and
         "moved_away",
         "job_seeking",
     )
-    run = pathway(session, run_id)
-    assert run.status is PathwayStatus.COMPLETED and run.end_reason == "exit:decided"
+    assert pathway(session, run_id).status is PathwayStatus.ACTIVE  # the follow-ups remain
 
 
 def test_an_exit_needs_its_reason_and_situation(session: Session, rules: Rules, enroll) -> None:

@@ -1,0 +1,199 @@
+"""The report as a PDF a coordinator can send as it is (WeasyPrint over templates/report.html).
+
+The template gets texts already formatted in French and numbers already computed; Jinja2 escapes
+every value (names come from users), and WeasyPrint is given a fetcher that fetches nothing, so
+the document never reaches the network. The bars are HTML boxes sized in CSS: no script runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from crealux_core.domain.indicators import Line, Report
+from crealux_core.exports.tables import (
+    Breakdown,
+    breakdowns,
+    detail_text,
+    dimension_label,
+    esf_gender_labels,
+    esf_genders,
+    generated_text,
+    line_name,
+    number_text,
+    percent_text,
+    period_text,
+    target_basis,
+)
+
+WIDE_UP_TO = 6  # a breakdown with more values is laid out one indicator under another
+GENDER_COLOURS = ("#8e3b8f", "#2f6f9f", "#d08c1a", "#9aa3ad")
+NOTES = {
+    "organisation": "Une personne suivie par deux organisations compte pour chacune :"
+    " la somme des colonnes peut dépasser le total.",
+    "esf": "Un participant qui sort puis revient est compté une fois, avec sa première entrée.",
+}
+
+_environment = Environment(
+    loader=PackageLoader("crealux_core.exports", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass(frozen=True)
+class IndicatorRow:
+    label: str
+    detail: str
+    basis: str  # said under the label when the lines' target bases differ
+    target: str
+    achieved: str
+    percent: str
+    width: float | None  # the bar's length in % of its track (100 at the target and beyond)
+    reached: bool
+
+
+@dataclass(frozen=True)
+class Segment:
+    width: float
+    colour: str
+    title: str
+
+
+@dataclass(frozen=True)
+class TableRow:
+    label: str
+    cells: tuple[str, ...]
+    total: str
+    segments: tuple[Segment, ...] = ()
+    items: tuple[tuple[str, str], ...] = ()  # (value, count) with someone, when not wide
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    heading: str  # what the columns are (« Genre »)
+    columns: tuple[str, ...]
+    rows: tuple[TableRow, ...]
+    wide: bool
+    notes: tuple[str, ...] = ()
+
+
+def _indicator_row(report: Report, line: Line, show_basis: bool) -> IndicatorRow:
+    percent = line.percent
+    return IndicatorRow(
+        label=line.label_fr,
+        detail=detail_text(report, line),
+        basis=target_basis(line) if show_basis else "",
+        target=number_text(line.target.value),
+        achieved=number_text(line.achieved),
+        percent=percent_text(percent),
+        width=None if percent is None else round(min(percent, 100.0), 1),
+        reached=percent is not None and percent >= 100,
+    )
+
+
+def _segments(counts: tuple[int, ...], labels: tuple[str, ...]) -> tuple[Segment, ...]:
+    """The parts of a stacked bar, one per gender, in % of the line's sum."""
+    whole = sum(counts)
+    if not whole:
+        return ()
+    return tuple(
+        Segment(round(100 * n / whole, 1), colour, f"{label} : {n}")
+        for n, colour, label in zip(counts, GENDER_COLOURS, labels, strict=False)
+        if n
+    )
+
+
+def _table(table: Breakdown) -> Table:
+    gender = table.dimension == "gender"
+    wide = len(table.labels) <= WIDE_UP_TO
+    rows = tuple(
+        TableRow(
+            label=line_name(row.line),
+            cells=tuple(number_text(n) for n in row.counts),
+            total=number_text(row.total),
+            segments=_segments(row.counts, table.labels) if gender else (),
+            items=tuple(
+                (label, number_text(n))
+                for label, n in zip(table.labels, row.counts, strict=True)
+                if n
+            ),
+        )
+        for row in table.rows
+    )
+    notes = (
+        NOTES.get(table.dimension, ""),
+        "" if wide else "Les valeurs sans personne ne sont pas listées.",
+    )
+    return Table(
+        table.title,
+        dimension_label(table.dimension),
+        table.labels,
+        rows,
+        wide,
+        tuple(note for note in notes if note),
+    )
+
+
+def _esf_table(report: Report) -> Table:
+    labels = esf_gender_labels()
+    rows = tuple(
+        TableRow(
+            label=line_name(line),
+            cells=tuple(number_text(n) for n in esf_genders(line)),
+            total=number_text(line.achieved),
+            segments=_segments(esf_genders(line), labels),
+        )
+        for line in report.esf
+    )
+    return Table("Indicateurs communs FSE+", "Genre", labels, rows, True, (NOTES["esf"],))
+
+
+def _context(report: Report) -> dict[str, Any]:
+    bases = {target_basis(line) for line in report.lines if line.target.how != "none"}
+    common_basis = next(iter(bases)) if len(bases) == 1 else ""
+    tables = {table.dimension: _table(table) for table in breakdowns(report)}
+    return {
+        "title": report.title,
+        "funder": report.funder,
+        "period": period_text(report),
+        "generated": generated_text(report),
+        "basis": common_basis,
+        "lines": [_indicator_row(report, line, not common_basis) for line in report.lines],
+        "gender": tables.pop("gender", None),
+        "esf": _esf_table(report) if report.esf else None,
+        "others": list(tables.values()),
+        "gender_legend": list(zip(esf_gender_labels(), GENDER_COLOURS, strict=True)),
+    }
+
+
+def report_html(report: Report) -> str:
+    """Return the report as the HTML the PDF is made from."""
+    return _environment.get_template("report.html").render(_context(report))
+
+
+def _refuse(url: str) -> NoReturn:
+    raise ValueError(f"the report fetches nothing ({url})")
+
+
+def _offline() -> Any:
+    """A URL fetcher that fetches nothing (WeasyPrint >= 67 takes a URLFetcher, before a
+    function)."""
+    try:
+        from weasyprint.urls import URLFetcher
+    except ImportError:  # pragma: no cover - WeasyPrint 65 or 66
+        return _refuse
+    return URLFetcher(allowed_protocols=())
+
+
+def report_pdf(report: Report) -> bytes:
+    """Return the report as an A4 PDF, in French, with page numbers."""
+    from weasyprint import HTML  # imported when used: it loads Pango
+
+    document: bytes = HTML(string=report_html(report), url_fetcher=_offline()).write_pdf()
+    return document

@@ -12,17 +12,19 @@ from crealux_core.models import (
     Participant,
     ParticipantCreate,
     PathwayRun,
+    PathwayStatus,
     Role,
+    Stay,
     StepRun,
     User,
 )
 from crealux_core.rules.specs import Rules
 from crealux_core.services import events, notices
 from crealux_core.services.delivery import start_flow
-from crealux_core.services.errors import Forbidden, InvalidInput
+from crealux_core.services.errors import Conflict, Forbidden, InvalidInput
 from crealux_core.services.lookup import get_row
 from crealux_core.services.ports import Orchestrator
-from crealux_core.services.steps import EventView, StepView, list_steps, step_events
+from crealux_core.services.steps import EventView, StepView, list_steps, may_steer, step_events
 
 
 def enroll_participant(
@@ -76,6 +78,52 @@ def enroll_participant(
         start_flow(session=session, pathway_run_id=run.id or 0, orchestrator=orchestrator)
     session.refresh(run)
     return participant, run
+
+
+def reenrol_participant(
+    *,
+    session: Session,
+    rules: Rules,
+    participant_id: int,
+    actor: User,
+    now: datetime,
+    orchestrator: Orchestrator | None,
+    dashboard_url: str,
+) -> PathwayRun:
+    """Start a new pathway for a participant who left and comes back (a re-entry).
+
+    Their first entry stays the one reports count (a participant who leaves and re-enters is
+    counted once, with the first entry); the new pathway opens a new stay. Refused while they
+    are still on a pathway (it is active and they have not left it).
+    """
+    participant = get_row(session, Participant, participant_id)
+    if not may_steer(actor, participant):
+        raise Forbidden(f"{actor.username} may not re-enrol {participant.reference}")
+    # Still accompanied: a pathway of theirs is active and they have not left it. After the
+    # exit, its follow-ups (the result on leaving, six months later) go on beside the new one.
+    staying = session.exec(
+        select(PathwayRun.id)
+        .join(Stay, col(Stay.pathway_run_id) == col(PathwayRun.id))
+        .where(
+            PathwayRun.participant_id == participant_id,
+            PathwayRun.status == PathwayStatus.ACTIVE,
+            col(Stay.ended_on).is_(None),
+        )
+    ).first()
+    if staying is not None:
+        raise Conflict(f"{participant.reference} is still on a pathway (run {staying})")
+    run = events.start(
+        session=session,
+        rules=rules,
+        participant=participant,
+        now=now,
+        dashboard_url=dashboard_url,
+    )
+    session.commit()
+    if orchestrator is not None:
+        start_flow(session=session, pathway_run_id=run.id or 0, orchestrator=orchestrator)
+    session.refresh(run)
+    return run
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ def _known(column: Any) -> ColumnElement[Any]:
 def _participant_columns(organisation: Any) -> list[ColumnElement[Any]]:
     return [
         col(Participant.id).label("participant_id"),
-        _known(Participant.gender).label("gender"),
+        col(Participant.gender).label("gender"),
         _age_band(col(EntrySituation.age_at_entry)).label("age_band"),
         _known(Participant.municipality).label("municipality"),
         _known(organisation).label("organisation"),
@@ -268,6 +268,7 @@ def _count_source(
                     dimension in spec.breakdowns
                     or dimension == spec.detail
                     or (dimension == "gender" and spec.per_participant)
+                    or spec.code is not None  # an ESF+ indicator: any breakdown asked
                 )
                 number = int(row[n + 1] or 0)
                 if wanted and number:

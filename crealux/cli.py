@@ -235,6 +235,7 @@ def _prepare(runtime: Runtime) -> None:
     from crealux.demo import sync_organisations
     from crealux_core.clock import utcnow
     from crealux_core.services.definitions import DefinitionChanged, register_definitions
+    from crealux_core.services.facts import backfill_facts
 
     sync_organisations(runtime)
     with runtime.session() as session:
@@ -242,6 +243,8 @@ def _prepare(runtime: Runtime) -> None:
             register_definitions(session=session, rules=runtime.rules, now=utcnow())
         except DefinitionChanged as error:
             _fail(str(error), as_json=False, code=Code.INVALID)
+        # Pathways from before the facts tables get theirs, from their events (once).
+        backfill_facts(session, rules=runtime.rules)
 
 
 def _read_note(note: str | None, note_file: str | None, *, as_json: bool) -> str | None:

@@ -172,6 +172,12 @@ def demo_answers(step_key: str, today: date, route: str) -> dict[str, Any]:
             "barrier_childcare": False,
             "barrier_debt": route == "social",
             "project_maturity": "outline" if route == "creation" else "none",
+            "disability": "no",
+            "foreign_background": "undisclosed" if route == "social" else "no",
+            "third_country_national": "no",
+            "minority": "undisclosed",
+            "homeless": "no",
+            "rural_area": "yes",
         },
         "orientation": {"decided_on": today.isoformat(), "route": route},
         "business_creation": {
@@ -195,6 +201,8 @@ def demo_answers(step_key: str, today: date, route: str) -> dict[str, Any]:
             "contract_starts_on": today.isoformat(),
         },
         "exit": {"left_on": today.isoformat(), "reason": "goal_reached", "situation": "employed"},
+        "leaving_result": {"situation": "employed", "qualification_gained": route == "training"},
+        "six_month_result": {"situation": "employed", "improved": True},
     }
     for checkpoint in ("post_creation_3m", "post_creation_6m", "post_creation_12m"):
         answers[checkpoint] = {

@@ -4,7 +4,7 @@ A pathway run opens a stay (and the participant's entry situation, once: the fir
 it starts; a decision writes the facts its form fields record (`records:` in the rules) and the
 support its step gives (`support:`); a correction rewrites them from the corrected answers; the
 end of a pathway closes its stay. Every write is keyed by database ids (the step run, the stay),
-so writing twice changes nothing. `rebuild_facts` writes them all again from the events alone.
+so writing twice changes nothing. `backfill_facts` writes them from the events alone.
 
 These functions check no permission and do not commit: their callers own the transaction.
 """
@@ -33,7 +33,7 @@ from crealux_core.models import (
     TrainingRecord,
 )
 from crealux_core.rules.facts import fact_group, fact_name
-from crealux_core.rules.specs import PathwaySpec, StepSpec
+from crealux_core.rules.specs import Rules, StepSpec
 
 # Groups of facts written against one step run (a business, a training, a placement).
 _PER_STEP: dict[str, type[BusinessCreation] | type[TrainingRecord] | type[Placement]] = {
@@ -188,19 +188,26 @@ def record_step_facts(
     session.flush()
 
 
-def rebuild_facts(session: Session, *, pathway_of: Any, now: datetime) -> int:
-    """Write every pathway run's facts again from its events (after an upgrade that added
-    `records:` to the rules, or to check that the facts are what the events say); return the
-    number of runs seen. `pathway_of(run)` returns the run's PathwaySpec. The caller commits."""
+def backfill_facts(session: Session, *, rules: Rules, every_run: bool = False) -> int:
+    """Write the facts of pathway runs that have none yet, from their events alone (an install
+    that ran before facts existed); with `every_run`, write every run's facts again (they are
+    keyed by ids: what the events say is written, nothing is added twice). Commit, and return
+    the number of runs written."""
+    from crealux_core.services.definitions import definition_of
     from crealux_core.services.events import outcome_of
 
-    runs = session.exec(select(PathwayRun).order_by(col(PathwayRun.id))).all()
+    query = select(PathwayRun).order_by(col(PathwayRun.id))
+    if not every_run:
+        query = query.outerjoin(Stay, col(Stay.pathway_run_id) == col(PathwayRun.id)).where(
+            col(Stay.id).is_(None)
+        )
+    runs = session.exec(query).all()
     for run in runs:
         participant = session.get(Participant, run.participant_id)
         if participant is None:
             continue
         open_stay(session, run=run, participant=participant)
-        pathway: PathwaySpec = pathway_of(run)
+        pathway = definition_of(session=session, rules=rules, run=run)
         rows = session.exec(
             select(StepRun, PathwayEvent)
             .join(PathwayEvent, col(PathwayEvent.step_run_id) == col(StepRun.id))
@@ -221,4 +228,5 @@ def rebuild_facts(session: Session, *, pathway_of: Any, now: datetime) -> int:
             )
         if run.completed_at is not None:
             close_stay(session, run=run, on=run.completed_at.date())
+    session.commit()
     return len(runs)

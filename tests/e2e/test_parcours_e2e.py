@@ -1,7 +1,8 @@
-"""The whole parcours of version 3 on the real components (Prefect server, runner, maintainer,
+"""The whole parcours of version 4 on the real components (Prefect server, runner, maintainer,
 SQLite, SMTP), one test per route. After each decision the flow run catches up and suspends on
 the step the pathway went to; a post-creation checkpoint is scheduled, and opens (the
-maintainer's sweep) once time has moved past its date; an exit ends the flow run.
+maintainer's sweep) once time has moved past its date; after the exit, the result on leaving
+is asked at once and the situation six months later is scheduled: its answer ends the flow run.
 
 Time is moved as in test_healing.py: the step's stored date is set a minute in the past, and
 the maintainer's sweep (every 2 s here) acts on it as it would on the real date."""
@@ -203,8 +204,18 @@ def test_creation_route_with_checkpoints_at_3_6_and_12_months_then_exit(
         walk.decide(answer(key, still_active=True), following)
 
     walk.decide(answer("self_evaluation_end"), "exit")
-    ended = walk.end(answer("exit", reason="business_started", situation="self_employed"))
-    assert ended == (PathwayStatus.COMPLETED, "exit:decided")
+    left_on = utcnow().date()
+    leaving = answer(
+        "exit", left_on=left_on.isoformat(), reason="business_started", situation="self_employed"
+    )
+    walk.decide(leaving, "leaving_result")
+    result = walk.step(walk.waiting.step_id)  # the ESF+ result on leaving: within four weeks
+    assert result.due_at == months_after(left_on, 0) + timedelta(weeks=4)
+    walk.decide(answer("leaving_result", situation="self_employed"), "six_month_result")
+    assert walk.opens_later().opens_at == months_after(left_on, 6)
+    walk.move_time_past_its_opening()
+    ended = walk.end(answer("six_month_result", situation="self_employed"))
+    assert ended == (PathwayStatus.COMPLETED, "six_month_result:decided")
     assert walk.steps() == [
         ("first_reception", StepStatus.COMPLETED),
         ("self_evaluation_entry", StepStatus.COMPLETED),
@@ -216,6 +227,8 @@ def test_creation_route_with_checkpoints_at_3_6_and_12_months_then_exit(
         ("post_creation_12m", StepStatus.COMPLETED),
         ("self_evaluation_end", StepStatus.COMPLETED),
         ("exit", StepStatus.COMPLETED),
+        ("leaving_result", StepStatus.COMPLETED),
+        ("six_month_result", StepStatus.COMPLETED),
     ]
     walk.record("creation")
 
@@ -244,8 +257,7 @@ def test_social_accompaniment_then_employment_then_exit(instance: Instance) -> N
     walk.decide(orientation("employment"), "job_search")
     walk.decide(answer("job_search", employed=True), "self_evaluation_end")
     walk.decide(answer("self_evaluation_end"), "exit")
-    ended = walk.end(answer("exit", reason="employment_found", situation="employed"))
-    assert ended == (PathwayStatus.COMPLETED, "exit:decided")
+    walk.decide(answer("exit", reason="employment_found", situation="employed"), "leaving_result")
     assert [key for key, _ in walk.steps()][3:] == [
         "orientation",
         "social_accompaniment",
@@ -254,6 +266,7 @@ def test_social_accompaniment_then_employment_then_exit(instance: Instance) -> N
         "job_search",
         "self_evaluation_end",
         "exit",
+        "leaving_result",
     ]
     walk.record("social then employment")
 
@@ -263,11 +276,13 @@ def test_exit_route_skips_the_end_self_evaluation_with_a_reason(instance: Instan
     walk.through_orientation("exit", "self_evaluation_end")
     skipped = walk.waiting.step_id
     leaving = walk.skip("Ne se présente plus aux rendez-vous.", "exit")
-    ended = walk.end(answer("exit", reason="no_contact", situation="lost_to_follow_up"))
-    assert ended == (PathwayStatus.COMPLETED, "exit:decided")
-    assert walk.steps()[-2:] == [
+    walk.decide(
+        answer("exit", reason="no_contact", situation="lost_to_follow_up"), "leaving_result"
+    )
+    assert walk.steps()[-3:] == [
         ("self_evaluation_end", StepStatus.SKIPPED),
         ("exit", StepStatus.COMPLETED),
+        ("leaving_result", StepStatus.OPEN),
     ]
     [skip] = walk.events(EventKind.SKIP, skipped)
     assert skip.note == "Ne se présente plus aux rendez-vous."

@@ -6,6 +6,7 @@ label never differs between two formats of the same report.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date
@@ -173,6 +174,12 @@ def dimensions(report: Report) -> tuple[str, ...]:
     return tuple(d for d in ordered if any(carries(line, d) for line in lines))
 
 
+def alphabetical(text: str) -> str:
+    """A sort key that puts « Étalle » between « Arlon » and « Virton »."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def dimension_values(report: Report, dimension: str, lines: Iterable[Line]) -> tuple[str, ...]:
     """The columns of a breakdown: every gender; else the values some line has, in the order
     of their fixed labels (age bands) or by label, « Non renseigné » last."""
@@ -182,7 +189,7 @@ def dimension_values(report: Report, dimension: str, lines: Iterable[Line]) -> t
     fixed = [value for value in VALUE_LABELS.get(dimension, {}) if value in present]
     others = sorted(
         present - set(fixed) - {UNKNOWN},
-        key=lambda value: value_label(report, dimension, value).casefold(),
+        key=lambda value: alphabetical(value_label(report, dimension, value)),
     )
     return (*fixed, *others, *([UNKNOWN] if UNKNOWN in present and UNKNOWN not in fixed else []))
 

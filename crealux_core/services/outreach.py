@@ -365,6 +365,11 @@ def _require_recorder(user: User) -> None:
         raise Forbidden(f"{user.username} may not record or read outreach (advisors, coordinator)")
 
 
+def organisations(*, session: Session) -> list[Organisation]:
+    """Return the organisations an action or a sensitisation may name, by name."""
+    return list(session.exec(select(Organisation).order_by(col(Organisation.name))).all())
+
+
 # --- validating against the database --------------------------------------------------------------
 
 
@@ -396,6 +401,8 @@ def _checked(
         data = model.model_validate(mapping, context={"today": today})
     except ValidationError as error:
         errors = _field_errors(error, structure=model is StructureCreate)
+        if model is OutreachCreate:
+            _candidates_over(mapping, errors)
     org = None
     ref = mapping.get(org_field)
     if org_field not in errors and ref not in (None, ""):
@@ -406,6 +413,18 @@ def _checked(
     if errors or data is None or org is None:
         raise InvalidInput(errors or {day_field: REQUIRED})
     return data, org
+
+
+def _candidates_over(mapping: Mapping[str, Any], errors: dict[str, str]) -> None:
+    """Say that more candidates than people reached is wrong even when another field is."""
+    if {"people_reached", "became_candidates"} & errors.keys():
+        return
+    try:
+        over = int(mapping.get("became_candidates") or 0) > int(mapping["people_reached"])
+    except (KeyError, TypeError, ValueError):
+        return
+    if over:
+        errors["became_candidates"] = _CANDIDATES_OVER
 
 
 def _who(session: Session, user_id: int | None) -> str | None:

@@ -186,6 +186,23 @@ def test_one_refused_field(
     assert errors[field].startswith(message)
 
 
+def test_more_candidates_than_people_reached_is_said_with_the_other_errors(
+    session: Session,
+) -> None:
+    advisor = get_user(session=session, username="conseillere")
+    errors = refused(
+        record_outreach,
+        session=session,
+        user=advisor,
+        data=action(held_on="", people_reached=3, became_candidates=5),
+        now=T0,
+    )
+    assert errors == {
+        "held_on": "Ce champ est obligatoire.",
+        "became_candidates": "Pas plus de candidats que de personnes touchées.",
+    }
+
+
 def test_today_is_the_day_in_wallonia(session: Session) -> None:
     """At 23:30 UTC on 2 November it is already the 3rd in Durbuy: an action of the 3rd is fine."""
     advisor = get_user(session=session, username="conseillere")

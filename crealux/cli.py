@@ -638,6 +638,47 @@ def participant_enroll(
     )
 
 
+@participant_app.command("reenrol")
+def participant_reenrol(
+    participant: Annotated[int, typer.Argument(help="the participant's id")],
+    as_user: AsUser = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Start a new pathway for a participant who left and comes back (a re-entry).
+
+    Reports count them once, with their first entry. Refused while they are still on a pathway.
+    """
+    from crealux_core.clock import utcnow
+    from crealux_core.services.events import current_step
+    from crealux_core.services.participants import reenrol_participant
+
+    username = _require_actor(as_user, as_json=as_json)
+    runtime = _instance(as_json=as_json)
+    with runtime.session() as session, _reported(as_json=as_json):
+        run = reenrol_participant(
+            session=session,
+            rules=runtime.rules,
+            participant_id=participant,
+            actor=_actor(session, username),
+            now=utcnow(),
+            orchestrator=runtime.orchestrator,
+            dashboard_url=runtime.settings.dashboard_url,
+        )
+        step = current_step(session, run.id or 0)
+    result = {
+        "participant_id": participant,
+        "pathway_run_id": run.id,
+        "current_step_id": step.id if step else None,
+    }
+    if as_json:
+        _echo_json(result)
+    else:
+        typer.echo(
+            f"participant {participant}: new pathway {run.id}, first step"
+            f" {result['current_step_id']} open"
+        )
+
+
 @pathway_app.command("stuck")
 def pathway_stuck(as_user: AsUser = None, as_json: JsonFlag = False) -> None:
     """List the pathways the reconciler gave up on or is still retrying (coordinator only)."""

@@ -80,6 +80,22 @@ def enroll_participant(
     return participant, run
 
 
+def staying_run(*, session: Session, participant_id: int) -> int | None:
+    """Return the pathway run a participant is still on (active, and not left), if any.
+
+    After the exit, a pathway's follow-ups (the result on leaving, six months later) go on, but
+    the participant has left: they may come back on a new pathway beside it."""
+    return session.exec(
+        select(PathwayRun.id)
+        .join(Stay, col(Stay.pathway_run_id) == col(PathwayRun.id))
+        .where(
+            PathwayRun.participant_id == participant_id,
+            PathwayRun.status == PathwayStatus.ACTIVE,
+            col(Stay.ended_on).is_(None),
+        )
+    ).first()
+
+
 def reenrol_participant(
     *,
     session: Session,
@@ -99,17 +115,7 @@ def reenrol_participant(
     participant = get_row(session, Participant, participant_id)
     if not may_steer(actor, participant):
         raise Forbidden(f"{actor.username} may not re-enrol {participant.reference}")
-    # Still accompanied: a pathway of theirs is active and they have not left it. After the
-    # exit, its follow-ups (the result on leaving, six months later) go on beside the new one.
-    staying = session.exec(
-        select(PathwayRun.id)
-        .join(Stay, col(Stay.pathway_run_id) == col(PathwayRun.id))
-        .where(
-            PathwayRun.participant_id == participant_id,
-            PathwayRun.status == PathwayStatus.ACTIVE,
-            col(Stay.ended_on).is_(None),
-        )
-    ).first()
+    staying = staying_run(session=session, participant_id=participant_id)
     if staying is not None:
         raise Conflict(f"{participant.reference} is still on a pathway (run {staying})")
     run = events.start(

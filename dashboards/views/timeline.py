@@ -17,8 +17,20 @@ from crealux_core import clock
 from crealux_core.models import GoalStatus, PathwayRun, PathwayStatus, Role, StepStatus, User
 from crealux_core.rules.specs import Rules
 from crealux_core.services.caseloads import transfer_participants
-from crealux_core.services.errors import Forbidden, InvalidInput, NotFound, ServiceError
-from crealux_core.services.participants import Timeline, TimelineEntry, participant_timeline
+from crealux_core.services.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    ServiceError,
+)
+from crealux_core.services.participants import (
+    Timeline,
+    TimelineEntry,
+    participant_timeline,
+    reenrol_participant,
+    staying_run,
+)
 from crealux_core.services.plans import (
     PlanItem,
     PlanState,
@@ -310,6 +322,36 @@ def transfer_section(ctx: context.Context, timeline: Timeline) -> None:
             st.rerun()
 
 
+def reentry_section(ctx: context.Context, participant_id: int, reference: str) -> None:
+    """A participant who left may come back: a new pathway, counted once in reports."""
+    with ctx.runtime.session() as session:
+        if staying_run(session=session, participant_id=participant_id) is not None:
+            return
+    with st.expander("Retour du participant (nouveau parcours)", icon=":material/replay:"):
+        st.caption(
+            "Le participant a quitté son parcours et revient : un nouveau parcours commence au "
+            "premier accueil. Les rapports le comptent une seule fois, avec sa première entrée."
+        )
+        if st.button("Commencer un nouveau parcours", key=f"reenrol-{participant_id}"):
+            try:
+                with ctx.runtime.session() as session:
+                    run = reenrol_participant(
+                        session=session,
+                        rules=ctx.runtime.rules,
+                        participant_id=participant_id,
+                        actor=ctx.user,
+                        now=clock.utcnow(),
+                        orchestrator=None,  # started below, without making the advisor wait
+                        dashboard_url=ctx.runtime.settings.dashboard_url,
+                    )
+            except Conflict:  # another tab started it meanwhile
+                st.warning(f"{reference} suit déjà un parcours : rien n'a été ajouté.")
+                return
+            background.start_flow_later(ctx.runtime, run.id or 0)
+            context.flash("success", f"Un nouveau parcours commence pour {reference}.")
+            st.rerun()
+
+
 def render() -> None:
     ctx = context.current()
     participant_id = context.query_id("participant")
@@ -339,6 +381,8 @@ def render() -> None:
     with plan:
         if steerable or ctx.user.role is Role.COORDINATOR:
             transfer_section(ctx, timeline)
+        if steerable:
+            reentry_section(ctx, participant_id, timeline.participant.reference)
         for run in timeline.pathway_runs:
             plan_section(ctx, run, steerable)
     with history:

@@ -209,3 +209,27 @@ def test_the_coordinator_sets_a_quota_and_moves_a_caseload(
     assert participant is not None and participant.advisor_id == marc.id
     step = session.get(StepRun, enrolled.first_step.id)
     assert step is not None and step.assignee_id == marc.id
+
+
+def test_a_participant_who_left_comes_back_on_a_new_pathway_from_their_page(
+    app: AppTest,  # noqa: F811
+    enroll,
+    session: Session,
+    rules: Rules,
+) -> None:
+    from crealux_core.models import PathwayRun
+    from tests.services.helpers import walk_to
+
+    enrolled = enroll()
+    staying = participant_page(sign_in(app, "conseillere"), enrolled.participant_id)
+    assert not [b for b in staying.button if b.label == "Commencer un nouveau parcours"]
+    walk_to(session, rules, enrolled.pathway_run_id, "leaving_result", route="exit")
+    left = participant_page(app, enrolled.participant_id)
+    button(left, "Commencer un nouveau parcours").click().run()
+    assert not left.exception, left.exception
+    runs = session.exec(
+        select(PathwayRun).where(PathwayRun.participant_id == enrolled.participant_id)
+    ).all()
+    assert len(runs) == 2  # the old one keeps its follow-ups; the new one starts
+    again = participant_page(left, enrolled.participant_id)
+    assert not [b for b in again.button if b.label == "Commencer un nouveau parcours"]

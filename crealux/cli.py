@@ -1237,6 +1237,7 @@ from crealux import cli_import, cli_outreach, cli_report  # noqa: E402
 
 app.add_typer(cli_report.report_app, name="report")
 app.add_typer(cli_outreach.outreach_app, name="outreach")
+app.add_typer(cli_outreach.support_app, name="support")
 cli_import.register(app)
 
 

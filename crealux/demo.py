@@ -286,7 +286,180 @@ def load_demo(
     for person in DEMO_PARTICIPANTS:
         pathway_run_ids.append(_walk(runtime, person, moment))
     progress(f"{len(pathway_run_ids)} participants de démonstration inscrits, chacun à son étape")
+    actions, structures = load_demo_outreach(runtime, moment)
+    progress(f"{actions} actions de sensibilisation et {structures} structures sensibilisées")
     return pathway_run_ids
+
+
+# Outreach before anyone enrols (days before the load): information sessions, the fair, a school
+# visit, training information, prospective workshops; and structures sensitised, one of them
+# twice (it counts once).
+DEMO_OUTREACH: list[dict[str, Any]] = [
+    {
+        "category": "candidates",
+        "kind": "information_session",
+        "days_ago": 60,
+        "title": "Séance d'information « Créer son emploi »",
+        "organiser": "integra-plus",
+        "municipality": "Durbuy",
+        "people_reached": 18,
+        "became_candidates": 6,
+        "hours": 2,
+    },
+    {
+        "category": "candidates",
+        "kind": "fair",
+        "days_ago": 45,
+        "title": "Salon du parcours du créateur",
+        "organiser": "challenge",
+        "municipality": "Marche-en-Famenne",
+        "people_reached": 64,
+        "became_candidates": 9,
+        "hours": 7,
+    },
+    {
+        "category": "candidates",
+        "kind": "school_visit",
+        "days_ago": 30,
+        "title": "Visite de l'Institut Saint-Roch (rhétos)",
+        "organiser": "integra-plus",
+        "municipality": "Marche-en-Famenne",
+        "people_reached": 26,
+        "became_candidates": 1,
+        "hours": 2,
+    },
+    {
+        "category": "training",
+        "kind": "information_session",
+        "days_ago": 40,
+        "title": "Les formations aide-ménagère et ouvrier environnementaliste",
+        "organiser": "promotion-sociale-marche",
+        "municipality": "Marche-en-Famenne",
+        "people_reached": 22,
+        "hours": 2,
+    },
+    {
+        "category": "training",
+        "kind": "information_session",
+        "days_ago": 12,
+        "title": "Village des créateurs : présentation des modules",
+        "organiser": "challenge",
+        "municipality": "Hotton",
+        "people_reached": 15,
+        "hours": 1.5,
+    },
+    {
+        "category": "prospective",
+        "kind": "workshop",
+        "days_ago": 50,
+        "title": "Économie et emploi en milieu rural",
+        "organiser": "integra-plus",
+        "municipality": "Érezée",
+        "people_reached": 21,
+        "hours": 3,
+        "outputs": "Pistes : circuits courts, services aux personnes âgées, éco-construction.",
+    },
+    {
+        "category": "prospective",
+        "kind": "workshop",
+        "days_ago": 20,
+        "title": "Secteur environnement : métiers émergents",
+        "organiser": "le-trusquin",
+        "municipality": "Durbuy",
+        "people_reached": 14,
+        "hours": 3,
+        "outputs": "Un module « ouvrier environnementaliste » à ouvrir au printemps.",
+    },
+]
+DEMO_STRUCTURES: list[dict[str, Any]] = [
+    {
+        "name": "CPAS de Durbuy",
+        "kind": "first_line",
+        "days_ago": 70,
+        "by": "integra-plus",
+        "municipality": "Durbuy",
+    },
+    {
+        "name": "CPAS de Hotton",
+        "kind": "first_line",
+        "days_ago": 55,
+        "by": "integra-plus",
+        "municipality": "Hotton",
+    },
+    {
+        "name": "Maison de l'emploi de Marche",
+        "kind": "first_line",
+        "days_ago": 48,
+        "by": "integra-plus",
+        "municipality": "Marche-en-Famenne",
+    },
+    {
+        "name": "cpas de  DURBUY",
+        "kind": "first_line",
+        "days_ago": 15,
+        "by": "challenge",
+        "municipality": "Durbuy",
+    },
+    {
+        "name": "Guichet d'entreprises UCM Marche",
+        "kind": "professional",
+        "days_ago": 44,
+        "by": "challenge",
+        "municipality": "Marche-en-Famenne",
+    },
+    {
+        "name": "Agence de développement local Érezée",
+        "kind": "professional",
+        "days_ago": 25,
+        "by": "integra-plus",
+        "municipality": "Érezée",
+    },
+]
+
+
+def load_demo_outreach(runtime: Runtime, moment: datetime) -> tuple[int, int]:
+    """Record the demo's outreach actions and structures sensitised (keyed: once)."""
+    from crealux_core.services.outreach import (
+        AlreadyRecorded,
+        record_outreach,
+        record_structure,
+    )
+
+    actions = structures = 0
+    with runtime.session() as session:
+        coordinator = get_user(session=session, username="coordination")
+        for number, action in enumerate(DEMO_OUTREACH, start=1):
+            data = {k: v for k, v in action.items() if k != "days_ago"}
+            data["held_on"] = (moment - timedelta(days=action["days_ago"])).date()
+            try:
+                record_outreach(
+                    session=session,
+                    user=coordinator,
+                    data=data | {"source_key": f"demo:outreach:{number}"},
+                    now=moment,
+                )
+                actions += 1
+            except AlreadyRecorded:
+                session.rollback()
+        for number, structure in enumerate(DEMO_STRUCTURES, start=1):
+            try:
+                record_structure(
+                    session=session,
+                    user=coordinator,
+                    data={
+                        "name": structure["name"],
+                        "kind": structure["kind"],
+                        "sensitised_on": (moment - timedelta(days=structure["days_ago"])).date(),
+                        "by_organisation": structure["by"],
+                        "municipality": structure["municipality"],
+                        "source_key": f"demo:structure:{number}",
+                    },
+                    now=moment,
+                )
+                structures += 1
+            except AlreadyRecorded:
+                session.rollback()
+    return actions, structures
 
 
 def _walk(runtime: Runtime, person: DemoParticipant, moment: datetime) -> int:

@@ -162,3 +162,28 @@ def test_crealux_demo_loads_the_demo_into_an_instance_without_prefect(tmp_path: 
         ).all()
         assert len({step.pathway_run_id for step in waiting}) == 12
     runtime.engine.dispose()
+
+
+def test_the_demo_gives_the_coordinator_indicators_to_look_at(runtime: Runtime) -> None:
+    """Outreach actions, structures (one sensitised twice, counted once), accompanied
+    participants: the indicator page of a fresh demo is not a table of zeros."""
+    from crealux.demo import DEMO_OUTREACH, load_demo_outreach
+    from crealux_core.services.reports import indicator_report
+    from crealux_core.services.users import get_user
+
+    load_demo(runtime, progress=lambda line: None)
+    assert load_demo_outreach(runtime, utcnow()) == (0, 0)  # recorded once, already
+    with runtime.session() as session:
+        report = indicator_report(
+            session=session,
+            rules=runtime.rules,
+            user=get_user(session=session, username="coordination"),
+            now=utcnow(),
+        )
+    achieved = {line.key: line.achieved for line in report.lines}
+    candidates = sum(a["people_reached"] for a in DEMO_OUTREACH if a["category"] == "candidates")
+    assert achieved["candidates_sensitised"] == candidates
+    assert achieved["first_line_structures"] == 3  # the CPAS de Durbuy twice: once
+    assert achieved["professional_structures"] == 2
+    assert achieved["prospective_workshops"] == 2
+    assert achieved["candidates_accompanied"] == len(DEMO_PARTICIPANTS)

@@ -268,3 +268,56 @@ def test_partners_do_not_get_the_page(
         "Cette page est réservée à l'accompagnement et à la coordination."
     ]
     assert not page.button
+
+
+# --- hours of support, on the participant's page ----------------------------------------------
+
+
+def support_panel(participant_id: int) -> None:
+    """A page that shows the panel, as the participant page embeds it."""
+    from dashboards import context, support_hours
+
+    context.show_flashes()
+    support_hours.render(context.current(), participant_id)
+
+
+def panel(runtime: Runtime, session: Session, username: str, participant_id: int) -> AppTest:
+    at = AppTest.from_function(support_panel, args=(participant_id,), default_timeout=TIMEOUT)
+    at.session_state["_crealux_context"] = Context(
+        runtime=runtime, user=get_user(session=session, username=username)
+    )
+    return at.run()
+
+
+def test_the_participant_page_shows_and_corrects_hours_of_support(
+    runtime: Runtime,
+    session: Session,
+    enroll,
+) -> None:
+    participant_id = enroll().participant_id
+    at = panel(runtime, session, "conseillere", participant_id)
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert list(table["Type"]) == ["Entretiens", "Séances d'information", "Formation"]
+    assert list(table["Total"]) == ["0 h", "0 h", "0 h"]
+
+    prefix = f"support-{participant_id}"
+    at.number_input(key=f"{prefix}-hours").set_value(1.5)
+    button(at, "Corriger les heures").click().run()
+    assert messages(at, "error") == [
+        "Rien n'a été enregistré : corrigez les champs signalés.",
+        "Dites pourquoi vous corrigez : la raison est gardée avec la correction.",
+    ]
+    at.text_input(key=f"{prefix}-reason").set_value("Entretien téléphonique non encodé")
+    button(at, "Corriger les heures").click().run()
+    assert not at.exception, at.exception
+    assert messages(at, "success") == ["Correction enregistrée : +1,5 h (Entretiens)."]
+    assert list(at.dataframe[0].value["Total"]) == ["1,5 h", "0 h", "0 h"]
+    corrections = at.dataframe[1].value
+    assert list(corrections["Raison"]) == ["Entretien téléphonique non encodé"]
+    assert list(corrections["Par"]) == ["Claire Lambert"]
+    assert at.text_input(key=f"{prefix}-reason").value == ""
+
+    other = panel(runtime, session, "conseiller", participant_id)
+    assert not other.dataframe and not other.button
+    assert messages(other, "info")[0].startswith("Les heures d'accompagnement sont visibles")

@@ -92,6 +92,7 @@ class Line:
     target: Target
     achieved: int
     detail: dict[str, int] = field(default_factory=dict)
+    detail_by: str | None = None  # the dimension of `detail` (a creation's status)
     breakdowns: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property

@@ -241,8 +241,21 @@ class _Counted:
 
 
 def _enum_text(value: Any) -> str:
-    text = getattr(value, "value", value)
-    return str(text).lower() if text is not None else UNKNOWN
+    """A breakdown value as text: an enum's value (`female`), any other value as it is
+    (`Durbuy` keeps its capital)."""
+    if value is None:
+        return UNKNOWN
+    return str(getattr(value, "value", value))
+
+
+def _wanted(spec: IndicatorSpec, dimension: str) -> bool:
+    """Tell whether an indicator shows a breakdown its source was counted by."""
+    return (
+        dimension in spec.breakdowns
+        or dimension == spec.detail
+        or (dimension == "gender" and spec.per_participant)
+        or spec.code is not None  # an ESF+ indicator: any breakdown asked
+    )
 
 
 def _count_source(
@@ -258,20 +271,19 @@ def _count_source(
     totals = session.execute(select(*aggregates)).one()
     counted = {spec.key: _Counted(int(totals[n] or 0), {}) for n, spec in enumerate(specs)}
     for dimension in dimensions:
+        for spec in specs:  # a breakdown counted is there even when nobody is in it
+            if _wanted(spec, dimension):
+                by = counted[spec.key].by
+                assert by is not None
+                by.setdefault(dimension, {})
         grouped = session.execute(
             select(rows.c[dimension], *aggregates).group_by(rows.c[dimension])
         ).all()
         for row in grouped:
             value = _enum_text(row[0])
             for n, spec in enumerate(specs):
-                wanted = (
-                    dimension in spec.breakdowns
-                    or dimension == spec.detail
-                    or (dimension == "gender" and spec.per_participant)
-                    or spec.code is not None  # an ESF+ indicator: any breakdown asked
-                )
                 number = int(row[n + 1] or 0)
-                if wanted and number:
+                if number and _wanted(spec, dimension):
                     by = counted[spec.key].by
                     assert by is not None
                     by.setdefault(dimension, {})[value] = number
@@ -323,6 +335,7 @@ def _lines(
                 target=target_for(spec, indicators.programme, start, end),
                 achieved=result.total,
                 detail=detail,
+                detail_by=spec.detail,
                 breakdowns=breakdowns,
             )
         )

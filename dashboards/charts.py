@@ -70,8 +70,11 @@ def progress_chart(lines: Sequence[Line]) -> alt.LayerChart:
         alt.Tooltip("achieved:Q", title="Réalisé"),
         alt.Tooltip("target:Q", title="Objectif"),
     ]
+    # Room on the right of the longest bar (or target) for its label.
+    widest = max((max(row["achieved"], row["target"]) for row in rows), default=1)
+    scale = alt.Scale(domain=[0, widest * 1.3], nice=False)
     bars = base.mark_bar(height={"band": 0.7}).encode(
-        x=alt.X("achieved:Q", title="Réalisé (le trait : l'objectif)"),
+        x=alt.X("achieved:Q", title="Réalisé (le trait : l'objectif)", scale=scale),
         color=alt.condition(alt.datum.reached, alt.value(REACHED), alt.value(UNDER_WAY)),
         tooltip=tooltip,
     )

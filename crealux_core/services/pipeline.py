@@ -311,7 +311,8 @@ class PipelineRow:
     since: datetime | None  # when its current step opened (or was reached)
     due_at: datetime | None
     opens_at: datetime | None  # a scheduled step's opening date
-    last_event_at: datetime  # its latest event, or its start
+    started_at: datetime  # when the pathway started
+    last_event_at: datetime | None  # its latest event the flow sees; None before the first
     flow_run_id: str | None
     overdue: bool
     stalled: bool
@@ -387,7 +388,8 @@ def pipeline_list(
             since,
             col(step.due_at),
             col(step.opens_at),
-            probe.last_activity,
+            col(probe.event.occurred_at),
+            col(PathwayRun.started_at),
             col(PathwayRun.flow_run_id),
             probe.overdue,
             probe.stalled,
@@ -410,11 +412,13 @@ def pipeline_list(
     )
 
 
-def _aware(moment: datetime | None) -> datetime | None:
+def _utc(moment: datetime) -> datetime:
     """A datetime read back without its zone is UTC (every stored datetime is)."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return None if moment is None else _utc(moment)
 
 
 def _row(row: Any, rules: Rules, titles: dict[str, str], routes: dict[str, str]) -> PipelineRow:
@@ -429,7 +433,8 @@ def _row(row: Any, rules: Rules, titles: dict[str, str], routes: dict[str, str])
         since,
         due_at,
         opens_at,
-        last_activity,
+        last_event_at,
+        started_at,
         flow_run_id,
         overdue,
         stalled,
@@ -454,7 +459,8 @@ def _row(row: Any, rules: Rules, titles: dict[str, str], routes: dict[str, str])
         since=_aware(since),
         due_at=_aware(due_at),
         opens_at=_aware(opens_at),
-        last_event_at=_aware(last_activity) or datetime.min,
+        started_at=_utc(started_at),
+        last_event_at=_aware(last_event_at),
         flow_run_id=flow_run_id,
         overdue=bool(overdue),
         stalled=bool(stalled),

@@ -29,6 +29,7 @@ from crealux_core.exports.tables import (
     detail_text,
     esf_gender_labels,
     esf_genders,
+    number_text,
     period_text,
     target_basis,
 )
@@ -37,7 +38,7 @@ from crealux_core.services.errors import Forbidden, InvalidInput
 from crealux_core.services.pipeline import Funnel, MonthFlow, funnel, monthly_flows
 from crealux_core.services.reports import indicator_report
 from dashboards import charts, context
-from dashboards.display import md
+from dashboards.display import EMPTY, md
 
 REFUSED = "Cette page est réservée à la coordination."
 NO_RULES = (
@@ -157,21 +158,39 @@ def chosen_period(programme: ProgrammeSpec) -> tuple[dt.date, dt.date] | None:
 # --- the tables ----------------------------------------------------------------------------
 
 
+def target_text(line: Line) -> str:
+    return EMPTY if line.target.value is None else number_text(line.target.value)
+
+
 def indicator_rows(report: Report) -> pd.DataFrame:
-    """The funder's table: one line per indicator, target against achieved."""
+    """The funder's table: one line per indicator, target against achieved (a line without a
+    target shows « — »; its percentage is left empty)."""
     return pd.DataFrame(
         [
             {
                 "Indicateur": line.label_fr,
-                "Objectif": line.target.value,
+                "Objectif": target_text(line),
                 "Réalisé": line.achieved,
                 "Atteint": line.percent,
-                "Détail": detail_text(report, line),
-                "Objectif retenu": target_basis(line),
             }
             for line in report.lines
-        ]
+        ],
+        columns=["Indicateur", "Objectif", "Réalisé", "Atteint"],
     )
+
+
+def details(report: Report) -> list[str]:
+    """« (Auto) créations d'emploi : dont indépendant à titre principal : 3, … », per line
+    with a detail, and what the targets are (the programme's, a year's or prorated)."""
+    lines = [
+        f"**{md(line.label_fr)}** : {md(detail_text(report, line))}"
+        for line in report.lines
+        if line.detail
+    ]
+    bases = sorted({target_basis(line) for line in report.lines if line.target.value is not None})
+    if bases:
+        lines.append("Objectifs : " + ", ".join(bases) + ".")
+    return lines
 
 
 def breakdown_rows(table: Breakdown, *, with_code: bool = False) -> pd.DataFrame:
@@ -204,14 +223,15 @@ def indicator_table(report: Report) -> None:
         use_container_width=True,
         column_config={
             "Indicateur": st.column_config.TextColumn(width="large"),
-            "Objectif": st.column_config.NumberColumn(format="%d"),
+            "Objectif": st.column_config.TextColumn(alignment="right"),
             "Réalisé": st.column_config.NumberColumn(format="%d"),
             "Atteint": st.column_config.ProgressColumn(
                 format="%.0f %%", min_value=0, max_value=100, help="Réalisé / objectif"
             ),
-            "Détail": st.column_config.TextColumn(width="medium"),
         },
     )
+    for text in details(report):
+        st.markdown(text)
     st.caption(
         "Un participant compte une fois par indicateur sur la période, même s'il est sorti "
         "et revenu. Sur une période autre que le programme ou une année, l'objectif est "
@@ -266,6 +286,12 @@ def chart_section(report: Report, flows: list[MonthFlow], funnel_counts: Funnel)
         st.altair_chart(charts.flows_chart(flows), use_container_width=True)
 
 
+def flows_end(start: dt.date, end: dt.date) -> dt.date:
+    """The months drawn stop at this month: nobody enters or leaves in the future."""
+    today = clock.utcnow().date()
+    return min(end, max(start, today))
+
+
 def _exporter(name: str) -> Callable[[Report], bytes] | None:
     """Return an exporter of crealux_core.exports, or None while it is not installed."""
     try:
@@ -282,17 +308,17 @@ def _file_stem(report: Report) -> str:
 
 def downloads(report: Report) -> None:
     """One button per format; each file is made when its button is clicked, not before."""
-    columns = st.columns(len(EXPORTS) + 3)
-    for column, (label, extension, mime, name) in zip(columns, EXPORTS, strict=False):
+    row = st.container(horizontal=True)
+    for label, extension, mime, name in EXPORTS:
         exporter = _exporter(name)
         if exporter is None:
-            column.caption(f"{label} : export indisponible")
+            row.caption(f"{label} : export indisponible")
             continue
 
         def make(exporter: Callable[[Report], bytes] = exporter) -> bytes:
             return exporter(report)
 
-        column.download_button(
+        row.download_button(
             label,
             data=make,
             file_name=f"{_file_stem(report)}.{extension}",
@@ -329,7 +355,9 @@ def render() -> None:
                 by=tuple(st.session_state.get(BY_KEY, ())),
                 now=clock.utcnow(),
             )
-            flows = monthly_flows(session=session, user=ctx.user, start=start, end=end)
+            flows = monthly_flows(
+                session=session, user=ctx.user, start=start, end=flows_end(start, end)
+            )
             funnel_counts = funnel(
                 session=session, rules=ctx.runtime.rules, user=ctx.user, start=start, end=end
             )

@@ -45,11 +45,12 @@ ONLY_LABELS: dict[str, str] = {
     "all": "Tous",
     "overdue": "En retard",
     "stalled": "En panne",
-    "scheduled": "En attente d'une date",
+    "scheduled": "Programmés",
 }
 # A count worth looking at is coloured: late in red, stalled in orange.
 ONLY_COLOURS: dict[str, str] = {"overdue": "red", "stalled": "orange"}
-HEADERS = ("Parcours en cours", "En retard", "En panne", "En attente d'une date")
+HEADERS = ("En cours", "En retard", "En panne", "Programmés")
+WIDTHS = [4, 1.2, 1.2, 1.2, 1.2, 2]  # title, the four counts, room to breathe
 
 
 def _days(board: Board) -> int:
@@ -127,10 +128,11 @@ def metrics(ctx: context.Context, board: Board) -> None:
         "pipeline.stalled_after). Un parcours en attente d'une date n'est jamais en panne.",
     )
     scheduled.metric(
-        "En attente d'une date",
+        "Programmés",
         board.totals.scheduled,
         border=True,
-        help="L'étape s'ouvrira à sa date : suivis post-création, situation six mois après.",
+        help="En attente d'une date : l'étape s'ouvrira à sa date (suivis post-création, "
+        "situation six mois après la sortie).",
     )
     stuck.metric(
         "Non relancés",
@@ -144,9 +146,12 @@ def metrics(ctx: context.Context, board: Board) -> None:
         )
 
 
-def _count_label(count: int, only: str) -> str:
+def _count_label(count: int, only: str, *, selected: bool) -> str:
+    """A count in bold; a late or stalled one in colour (white on the selected button)."""
     colour = ONLY_COLOURS.get(only)
-    return f":{colour}[**{count}**]" if colour and count else f"**{count}**"
+    if colour and not selected:
+        return f":{colour}-background[:{colour}[**{count}**]]"
+    return f"**{count}**"
 
 
 def board_table(title: str, rows: tuple[BoardRow, ...], *, dimension: str) -> None:
@@ -155,26 +160,26 @@ def board_table(title: str, rows: tuple[BoardRow, ...], *, dimension: str) -> No
     if not rows:
         st.caption("Aucun parcours en cours.")
         return
-    widths = [4, 1, 1, 1, 1]
-    header = st.columns(widths)
-    header[0].caption("Étape" if dimension == "step" else "Orientation")
-    for column, text in zip(header[1:], HEADERS, strict=True):
+    header = st.columns(WIDTHS)
+    header[0].caption("Étape" if dimension == "step" else "Orientation décidée")
+    for column, text in zip(header[1:], HEADERS, strict=False):
         column.caption(text)
     chosen_key = st.session_state.get(STEP_KEY if dimension == "step" else ROUTE_KEY, ALL)
     chosen_only = st.session_state.get(ONLY_KEY, "all")
     for row in rows:
-        cells = st.columns(widths, vertical_alignment="center")
+        cells = st.columns(WIDTHS, vertical_alignment="center")
         cells[0].markdown(md(row.title))
-        for cell, only in zip(cells[1:], ONLY_VALUES, strict=True):
+        for cell, only in zip(cells[1:], ONLY_VALUES, strict=False):
             count = row.counts.of(only)
             if not count:
                 cell.markdown(":gray[0]")
                 continue
             step_key, route = (row.key, None) if dimension == "step" else (None, row.key)
+            selected = (row.key, only) == (chosen_key, chosen_only)
             cell.button(
-                _count_label(count, only),
+                _count_label(count, only, selected=selected),
                 key=f"pipeline-{dimension}-{row.key}-{only}",
-                type="secondary" if (row.key, only) == (chosen_key, chosen_only) else "tertiary",
+                type="primary" if selected else "secondary",
                 help=f"{ONLY_LABELS[only]} : {row.title}",
                 on_click=open_list,
                 args=(step_key, route, only),
@@ -217,7 +222,10 @@ def _dates(row: PipelineRow, board: Board) -> str:
         lines = [f"S'ouvre le **{local_date(row.opens_at)}**"]
     elif row.due_at:
         lines.append(f"Échéance : **{local_date(row.due_at)}**")
-    lines.append(f"Dernier événement {time_ago(row.last_event_at, board.now)}")
+    if row.last_event_at:
+        lines.append(f"Dernier événement {time_ago(row.last_event_at, board.now)}")
+    else:
+        lines.append(f"Commencé {time_ago(row.started_at, board.now)}, sans événement depuis")
     return "  \n".join(lines)
 
 
@@ -316,11 +324,8 @@ def render() -> None:
         f"« En panne » : aucun événement depuis {_days(board)} jours. Cliquez sur un nombre "
         "pour voir les parcours qu'il compte."
     )
-    steps, routes = st.columns([3, 2], gap="large")
-    with steps:
-        board_table("Par étape", board.steps, dimension="step")
-    with routes:
-        board_table("Par orientation", board.routes, dimension="route")
+    board_table("Par étape", board.steps, dimension="step")
+    board_table("Par orientation", board.routes, dimension="route")
     list_section(ctx, board)
 
 

@@ -85,6 +85,9 @@ def test_the_coordinator_sees_the_board_and_opens_the_list_behind_a_count(
     # Everyone at first, longest on their step first.
     alice, bruno, chloe = (f"P-{programme[name]:05d}" for name in ("alice", "bruno", "chloe"))
     assert [line.split(" · ")[0] for line in listed(app)] == [alice, bruno, chloe]
+    page = shown(app)
+    assert "Commencé il y a 15 jours, sans événement depuis" in page  # Alice
+    assert "Dernier événement il y a 14 jours" in page  # Bruno, decided 10 minutes after
 
     # The late ones on the orientation step: one button, coloured, opens Bruno alone.
     app.button(key="pipeline-step-orientation-overdue").click().run()

@@ -230,7 +230,7 @@ def test_the_list_says_who_where_since_when_and_links_the_flow_run(
     assert alice.step_title == "Premier accueil"
     assert alice.due_at == T0 + timedelta(days=7)
     assert alice.since == T0
-    assert alice.last_event_at == T0  # no event yet: her start
+    assert alice.last_event_at is None and alice.started_at == T0  # no event yet
     assert alice.overdue and not alice.stalled
     assert alice.flow_run_id is None
     assert bruno.step_title == "Orientation"

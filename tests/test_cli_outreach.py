@@ -15,7 +15,6 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner, Result
 
 from crealux.cli import app
-from crealux.cli_outreach import support_app
 from crealux_core.clock import utcnow
 from crealux_core.models import OutreachAction, StructureSensitisation, SupportTime
 from crealux_core.runtime import Runtime
@@ -232,7 +231,8 @@ def test_support_hours_are_shown_and_corrected_with_a_reason(
 ) -> None:
     participant = str(enroll().participant_id)
     corrected = run(
-        support_app,
+        app,
+        "support",
         "correct",
         "--participant",
         participant,
@@ -249,7 +249,8 @@ def test_support_hours_are_shown_and_corrected_with_a_reason(
     assert corrected.exit_code == 0, corrected.output
     assert json_of(corrected)["hours"] == 2.5
     removed = run(
-        support_app,
+        app,
+        "support",
         "correct",
         "--participant",
         participant,
@@ -265,7 +266,8 @@ def test_support_hours_are_shown_and_corrected_with_a_reason(
     assert removed.exit_code == 0, removed.output
     assert "-1 h interview" in removed.stdout
     no_reason = run(
-        support_app,
+        app,
+        "support",
         "correct",
         "--participant",
         participant,
@@ -281,18 +283,18 @@ def test_support_hours_are_shown_and_corrected_with_a_reason(
     )
     assert no_reason.exit_code == 2
     assert list(json_of(no_reason)["fields"]) == ["reason"]
-    other = run(support_app, "show", "--participant", participant, "--as", "conseiller")
+    other = run(app, "support", "show", "--participant", participant, "--as", "conseiller")
     assert other.exit_code == 4
 
     shown = json_of(
-        run(support_app, "show", "--participant", participant, "--as", "conseillere", "--json")
+        run(app, "support", "show", "--participant", participant, "--as", "conseillere", "--json")
     )
     assert shown["kinds"]["interview"]["corrections"] == 1.5
     assert [(c["hours"], c["by"]) for c in shown["corrections"]] == [
         (2.5, "Claire Lambert"),
         (-1, "Anne Coordination"),
     ]
-    text = run(support_app, "show", "--participant", participant, "--as", "coordination")
+    text = run(app, "support", "show", "--participant", participant, "--as", "coordination")
     assert "corrections +1.5" in text.stdout
     assert "Une heure de trop" in text.stdout
     reasons = session.exec(

@@ -331,3 +331,92 @@ def test_reentry_is_refused_while_the_participant_is_still_on_a_pathway(
             orchestrator=None,
             dashboard_url=DASHBOARD_URL,
         )
+
+
+# --- outreach and the past records of a spreadsheet join the same counts -------------------------
+
+IMPORTED_PARTICIPANTS = (
+    "Référence;Prénom;Nom;Genre;Année de naissance;Commune;Accompagnateur;Date d'inscription;"
+    "Situation à l'entrée;Niveau d'études;Date de sortie;Raison de la sortie;"
+    "Situation à la sortie\n"
+    "2026-001;Fanny;Past;F;1985;Hotton;conseillere;01/03/2026;inactif;CITE 0-2;30/06/2026;"
+    "Emploi trouvé;En emploi\n"
+    "2026-002;Gilles;Past;H;1958;Durbuy;conseillere;2026-04-01;demandeur d'emploi;CITE 5-8;"
+    "2026-10-31;Activité lancée;Indépendant\n"
+)
+IMPORTED_CREATIONS = (
+    "Référence participant;Statut;Date de début d'activité;Secteur d'activité\n"
+    "2026-002;principal;15/10/2026;Artisanat\n"
+)
+
+
+def test_outreach_and_imported_records_count_with_the_rest(
+    session: Session, rules: Rules, scenario: dict[str, int], report: Callable[..., Report]
+) -> None:
+    from crealux_core.services.imports import import_records
+    from crealux_core.services.outreach import record_outreach, record_structure
+
+    coordinator = get_user(session=session, username="coordination")
+    for name, day in (("CPAS de Durbuy", "2026-11-10"), (" cpas  de DURBUY ", "2027-02-10")):
+        record_structure(
+            session=session,
+            user=coordinator,
+            data={
+                "name": name,
+                "kind": "first_line",
+                "sensitised_on": day,
+                "by_organisation": "integra-plus",
+            },
+            now=at("2027-03-01"),
+        )
+    for reached, day in ((40, "2026-11-15"), (25, "2027-03-01")):
+        record_outreach(
+            session=session,
+            user=coordinator,
+            data={
+                "category": "candidates",
+                "kind": "information_session",
+                "held_on": day,
+                "title": "Séance d'information",
+                "organiser": "integra-plus",
+                "people_reached": reached,
+                "became_candidates": 3,
+            },
+            now=at("2027-03-01"),
+        )
+
+    def imported(text: str, filename: str) -> None:
+        result = import_records(
+            session=session,
+            rules=rules,
+            user=coordinator,
+            data=text.encode("utf-8"),
+            filename=filename,
+            now=at("2027-03-01"),
+            dashboard_url=DASHBOARD_URL,
+        )
+        assert result.ok, result.problems
+
+    imported(IMPORTED_PARTICIPANTS, "participants.csv")
+    imported(IMPORTED_CREATIONS, "creations.csv")
+    whole, first, second = report(), report(P1), report(P2)
+    # The CPAS de Durbuy, sensitised twice (in P1 and in P2), counts once over both.
+    assert achieved(whole, "first_line_structures") == 1
+    assert achieved(first, "first_line_structures") == 1
+    assert achieved(second, "first_line_structures") == 1
+    assert achieved(whole, "candidates_sensitised") == 65
+    assert achieved(first, "candidates_sensitised") == 40
+    # Fanny and Gilles, imported and finished: accompanied in 2026, entered in 2026.
+    assert achieved(whole, "candidates_accompanied") == 5 + 2
+    assert achieved(report((date(2026, 1, 1), date(2026, 12, 31))), "total") == 4 + 2
+    assert achieved(whole, "inactive") == 1 and achieved(whole, "isced_5_8") == 1
+    assert achieved(whole, "employed_on_leaving") == 2  # employed, self-employed
+    creations = line(whole, "self_employment_creations")
+    assert creations.achieved == 3 and creations.detail == {"principal": 2, "complementary": 1}
+    assert sum(creations.breakdowns["gender"].values()) == 3
+    # The same files again: nothing changes.
+    imported(IMPORTED_PARTICIPANTS, "participants.csv")
+    imported(IMPORTED_CREATIONS, "creations.csv")
+    again = report()
+    assert [(x.key, x.achieved) for x in again.lines] == [(x.key, x.achieved) for x in whole.lines]
+    assert [(x.key, x.achieved) for x in again.esf] == [(x.key, x.achieved) for x in whole.esf]

@@ -43,7 +43,7 @@ from crealux_core.services.plans import (
 )
 from crealux_core.services.steps import may_steer
 from crealux_core.services.users import list_advisors
-from dashboards import background, contact_details, context
+from dashboards import background, contact_details, context, support_hours
 from dashboards.decisions import show_events
 from dashboards.display import (
     GENDER_LABELS,
@@ -377,7 +377,9 @@ def render() -> None:
     summary(timeline, ctx.runtime.rules, ctx.user)
     steerable = may_steer(ctx.user, timeline.participant)
     runs = {run.id: run for run in timeline.pathway_runs}
-    plan, history, contact = st.tabs(["Plan", "Historique", "Coordonnées"])
+    plan, history, hours, contact = st.tabs(
+        ["Plan", "Historique", "Heures d'accompagnement", "Coordonnées"]
+    )
     with plan:
         if steerable or ctx.user.role is Role.COORDINATOR:
             transfer_section(ctx, timeline)
@@ -390,6 +392,8 @@ def render() -> None:
             st.info("Aucune étape n'est encore ouverte : le parcours démarre.")
         for entry in timeline.entries:
             entry_card(entry, runs.get(entry.step.pathway_run_id), ctx.runtime.rules, names)
+    with hours:
+        support_hours.render(ctx, participant_id)
     with contact:
         contact_details.render(ctx, participant_id)
 

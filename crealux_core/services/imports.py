@@ -29,8 +29,9 @@ from pathlib import PurePath
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from crealux_core.domain.pathway import anchored_time, step_times
 from crealux_core.models import (
@@ -45,9 +46,11 @@ from crealux_core.models import (
     OutreachCategory,
     OutreachKind,
     Participant,
+    PathwayEvent,
     Placement,
     Role,
     Stay,
+    StepRun,
     StepStatus,
     StructureKind,
     StructureSensitisation,
@@ -817,6 +820,9 @@ def _identity(item: _Checked) -> tuple[Any, ...]:
 
 @dataclass
 class _Writer:
+    """Write the valid rows: participants as objects (a mid-way one's pathway starts through
+    the engine), every other row in bulk (one INSERT per table), nothing read row by row."""
+
     session: Session
     rules: Rules
     terms: _Terms
@@ -834,6 +840,10 @@ class _Writer:
     def count(self, kind: Kind, what: str) -> None:
         self.counts.setdefault(kind, Counter())[what] += 1
 
+    def insert(self, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.session.execute(insert(model), rows)
+
     def write(self, items: list[_Checked]) -> None:
         people = [i for i in items if i.kind is Kind.PARTICIPANTS]
         new = [i for i in people if i.ref not in self.known.participants]
@@ -841,22 +851,23 @@ class _Writer:
             if item.ref in self.known.participants:
                 self.count(Kind.PARTICIPANTS, "present")
                 self.tick()
-        rows = {item.ref: self._participant(item) for item in new}
+        rows = {item.ref or "": self._participant(item) for item in new}
         self.session.add_all(rows.values())
         self.session.flush()
-        ids = dict(self.known.participants) | {ref: p.id or 0 for ref, p in rows.items() if ref}
-        finished = [i for i in new if i.values["current_step"] is None]
-        self._finished(finished, rows)
-        for item in new:
-            if item.values["current_step"] is not None:
-                self._mid_way(item, rows[item.ref])
+        ids = dict(self.known.participants) | {ref: p.id or 0 for ref, p in rows.items()}
+        self._finished([i for i in new if i.values["current_step"] is None], ids)
+        self._mid_way([i for i in new if i.values["current_step"] is not None], rows)
+        for _ in new:
             self.count(Kind.PARTICIPANTS, "created")
             self.tick()
-        self._support(new, rows)
+        self._support(new, ids)
+        others: dict[type[SQLModel], list[dict[str, Any]]] = {}
         for item in items:
             if item.kind is not Kind.PARTICIPANTS:
-                self._other(item, ids)
+                self._other(item, ids, others)
                 self.tick()
+        for model, values in others.items():
+            self.insert(model, values)
         self.session.flush()
 
     def _participant(self, item: _Checked) -> Participant:
@@ -876,113 +887,143 @@ class _Writer:
 
     def _entry_values(self, item: _Checked) -> dict[str, Any]:
         v = item.values
-        names = ("labour_status", "education_level", *DISADVANTAGES)
-        return {name: v[name] for name in names}
+        return {name: v[name] for name in ("labour_status", "education_level", *DISADVANTAGES)}
 
-    def _finished(self, items: list[_Checked], rows: Mapping[str | None, Participant]) -> None:
-        stays: list[tuple[_Checked, Stay]] = []
+    def _finished(self, items: list[_Checked], ids: Mapping[str, int]) -> None:
+        """A finished participant's stay (from enrolment to leaving), entry and exit."""
+        stays: list[dict[str, Any]] = []
+        entries: list[dict[str, Any]] = []
+        leaving: dict[str, _Checked] = {}
         for item in items:
-            v, participant = item.values, rows[item.ref]
-            stay_key = _source_key("participant", item.ref, "stay")
-            entry_key = _source_key("participant", item.ref, "entry")
+            v, ref = item.values, item.ref or ""
+            stay_key = _source_key("participant", ref, "stay")
+            entry_key = _source_key("participant", ref, "entry")
             if stay_key not in self.known.source_keys:
-                stay = Stay(
-                    participant_id=participant.id or 0,
-                    started_on=v["enrolled_on"],
-                    ended_on=v["left_on"],
-                    source_key=stay_key,
+                stays.append(
+                    {
+                        "participant_id": ids[ref],
+                        "started_on": v["enrolled_on"],
+                        "ended_on": v["left_on"],
+                        "source_key": stay_key,
+                    }
                 )
-                self.session.add(stay)
-                stays.append((item, stay))
+                leaving[stay_key] = item
             if entry_key not in self.known.source_keys:
-                self.session.add(
-                    EntrySituation(
-                        participant_id=participant.id or 0,
-                        entered_on=v["enrolled_on"],
-                        age_at_entry=facts.age_at(v["birth_year"], v["enrolled_on"]),
-                        source_key=entry_key,
+                entries.append(
+                    {
+                        "participant_id": ids[ref],
+                        "entered_on": v["enrolled_on"],
+                        "age_at_entry": facts.age_at(v["birth_year"], v["enrolled_on"]),
+                        "source_key": entry_key,
                         **self._entry_values(item),
-                    )
+                    }
                 )
-        self.session.flush()
-        for item, stay in stays:
-            self._exits(item, stay)
+        self.insert(EntrySituation, entries)
+        if not stays:
+            return
+        written = self.session.execute(
+            insert(Stay).returning(col(Stay.id), col(Stay.participant_id), col(Stay.source_key)),
+            stays,
+        ).all()
+        exits = [
+            row
+            for stay_id, participant_id, key in written
+            for row in self._exits(leaving[key or ""], stay_id, participant_id)
+        ]
+        self.insert(ExitSituation, exits)
 
-    def _exits(self, item: _Checked, stay: Stay) -> None:
+    def _exits(self, item: _Checked, stay_id: int, participant_id: int) -> list[dict[str, Any]]:
         v = item.values
         if v["left_on"] is None:
-            return
-        self.session.add(
-            ExitSituation(
-                participant_id=stay.participant_id,
-                stay_id=stay.id or 0,
-                moment=Moment.LEAVING,
-                left_on=v["left_on"],
-                reason=v["exit_reason"],
-                situation=v["leaving_situation"],
-                qualification_gained=v["qualification_gained"],
-            )
-        )
+            return []
+        common = {"participant_id": participant_id, "stay_id": stay_id, "left_on": v["left_on"]}
+        rows = [
+            common
+            | {
+                "moment": Moment.LEAVING,
+                "reason": v["exit_reason"],
+                "situation": v["leaving_situation"],
+                "qualification_gained": v["qualification_gained"],
+            }
+        ]
         if v["six_months_situation"] is not None or v["improved"] is not None:
-            self.session.add(
-                ExitSituation(
-                    participant_id=stay.participant_id,
-                    stay_id=stay.id or 0,
-                    moment=Moment.SIX_MONTHS,
-                    left_on=v["left_on"],
-                    situation=v["six_months_situation"],
-                    improved=v["improved"],
-                )
+            rows.append(
+                common
+                | {
+                    "moment": Moment.SIX_MONTHS,
+                    "situation": v["six_months_situation"],
+                    "improved": v["improved"],
+                }
             )
+        return rows
 
-    def _mid_way(self, item: _Checked, participant: Participant) -> None:
-        """Start the participant's pathway on their step: the engine opens the step (or
-        schedules it) and the stay, from the enrolment date; the file's entry and exit fill in
-        the facts."""
-        v = item.values
-        key = v["current_step"]
-        run = events.start(
-            session=self.session,
-            rules=self.rules,
-            participant=participant,
-            now=self.now,
-            dashboard_url=self.dashboard_url,
-            start_at=key,
+    def _mid_way(self, items: list[_Checked], rows: Mapping[str, Participant]) -> None:
+        """Start each mid-way participant's pathway on their step: the engine opens the step
+        (or schedules it), their stay from the enrolment date and their entry; then fill the
+        entry, the exit and the step's date from the file, and say where the pathway came
+        from on its step."""
+        runs: dict[int, _Checked] = {}
+        for item in items:
+            run = events.start(
+                session=self.session,
+                rules=self.rules,
+                participant=rows[item.ref or ""],
+                now=self.now,
+                dashboard_url=self.dashboard_url,
+                start_at=item.values["current_step"],
+            )
+            runs[run.id or 0] = item
+            self.run_ids.append(run.id or 0)
+        if not runs:
+            return
+        by_participant = {rows[item.ref or ""].id: item for item in runs.values()}
+        exits: list[dict[str, Any]] = []
+        for chunk in _chunks(list(runs)):
+            for entry in self.session.exec(
+                select(EntrySituation).where(col(EntrySituation.pathway_run_id).in_(chunk))
+            ).all():
+                item = by_participant[entry.participant_id]
+                for name, value in self._entry_values(item).items():
+                    setattr(entry, name, value)
+                entry.source_key = _source_key("participant", item.ref, "entry")
+                self.session.add(entry)
+            for stay in self.session.exec(
+                select(Stay).where(col(Stay.pathway_run_id).in_(chunk))
+            ).all():
+                item = runs[stay.pathway_run_id or 0]
+                if item.values["left_on"] is not None:
+                    stay.ended_on = item.values["left_on"]
+                    self.session.add(stay)
+                    exits.extend(self._exits(item, stay.id or 0, stay.participant_id))
+            for step_run in self.session.exec(
+                select(StepRun).where(
+                    col(StepRun.pathway_run_id).in_(chunk),
+                    col(StepRun.status).in_([StepStatus.OPEN, StepStatus.SCHEDULED]),
+                )
+            ).all():
+                item = runs[step_run.pathway_run_id]
+                self._redate(item, step_run)
+                self.session.add(self._imported_note(item, step_run))
+        self.insert(ExitSituation, exits)
+
+    def _imported_note(self, item: _Checked, step_run: StepRun) -> PathwayEvent:
+        """A comment on the step the pathway starts on: where it came from (and the route)."""
+        route = item.values.get("route")
+        note = f"Parcours importé depuis « {self.filename} » (référence {item.ref})" + (
+            f" ; orientation : {self.terms.route_labels.get(route, route)}" if route else ""
         )
-        run_id = run.id or 0
-        self.run_ids.append(run_id)
-        step_run = events.current_step(self.session, run_id)
-        assert step_run is not None
-        self._redate(item, step_run)
-        entry = self.session.exec(
-            select(EntrySituation).where(EntrySituation.participant_id == participant.id)
-        ).one()
-        for name, value in self._entry_values(item).items():
-            setattr(entry, name, value)
-        entry.source_key = _source_key("participant", item.ref, "entry")
-        self.session.add(entry)
-        stay = facts.stay_of(self.session, run_id)
-        if stay is not None and v["left_on"] is not None:
-            stay.ended_on = v["left_on"]
-            self.session.add(stay)
-            self.session.flush()
-            self._exits(item, stay)
-        route = v.get("route")
-        note = (
-            f"Parcours importé depuis « {PurePath(self.filename).name} » (référence {item.ref})"
-            + (f" ; orientation : {self.terms.route_labels.get(route, route)}" if route else "")
-        )
-        events.record(
-            self.session,
-            run,
-            kind=EventKind.COMMENT,
-            now=self.now,
+        return PathwayEvent(
+            pathway_run_id=step_run.pathway_run_id,
             step_run_id=step_run.id,
+            kind=EventKind.COMMENT,
             actor_id=self.user.id,
+            payload={},
             note=note,
+            occurred_at=self.now,
+            recorded_at=self.now,
         )
 
-    def _redate(self, item: _Checked, step_run: Any) -> None:
+    def _redate(self, item: _Checked, step_run: StepRun) -> None:
         """Date a step that counts from an earlier answer from the file's value (the engine,
         without the answer, counted from today)."""
         needs = self.terms.choices[step_run.step_key].needs
@@ -995,113 +1036,104 @@ class _Writer:
         if step_run.status is StepStatus.SCHEDULED and step.opens is not None:
             step_run.opens_at = anchored_time(step.opens, step_run.reached_at, answers)
             if step_run.opens_at <= self.now:
-                self.to_open.append(step_run.id)
+                self.to_open.append(step_run.id or 0)
         elif step_run.status is StepStatus.OPEN and step_run.opened_at is not None:
             times = step_times(step, step_run.opened_at, answers)
             step_run.due_at, step_run.remind_at = times.due_at, times.remind_at
             step_run.escalate_at, step_run.overdue_at = times.escalate_at, times.overdue_at
         self.session.add(step_run)
 
-    def _support(self, items: list[_Checked], rows: Mapping[str | None, Participant]) -> None:
+    def _support(self, items: list[_Checked], ids: Mapping[str, int]) -> None:
+        """Hours of support the file gives, one row per kind, dated on the enrolment."""
+        rows: list[dict[str, Any]] = []
         for item in items:
             v = item.values
             for column, kind in (
                 ("interview_hours", "interview"),
                 ("information_hours", "information_session"),
             ):
-                hours = v[column]
                 key = _source_key("participant", item.ref, "support", kind)
-                if hours is None or key in self.known.source_keys:
+                if v[column] is None or key in self.known.source_keys:
                     continue
-                self.session.add(
-                    SupportTime(
-                        participant_id=rows[item.ref].id or 0,
-                        kind=kind,
-                        hours=hours,
-                        given_on=v["enrolled_on"],
-                        reason=f"Import de « {PurePath(self.filename).name} »",
-                        actor_id=self.user.id,
-                        recorded_at=self.now,
-                        source_key=key,
-                    )
+                rows.append(
+                    {
+                        "participant_id": ids[item.ref or ""],
+                        "kind": kind,
+                        "hours": v[column],
+                        "given_on": v["enrolled_on"],
+                        "correction": False,
+                        "reason": f"Import de « {self.filename} »",
+                        "actor_id": self.user.id,
+                        "recorded_at": self.now,
+                        "source_key": key,
+                    }
                 )
+        self.insert(SupportTime, rows)
 
-    def _other(self, item: _Checked, ids: Mapping[str, int]) -> None:
+    def _other(
+        self,
+        item: _Checked,
+        ids: Mapping[str, int],
+        into: dict[type[SQLModel], list[dict[str, Any]]],
+    ) -> None:
         key = self.keys(*_identity(item))
         if key in self.known.source_keys:
             self.count(item.kind, "present")
             return
         self.count(item.kind, "created")
         v = item.values
-        if item.kind is Kind.TRAININGS:
-            self.session.add(
-                TrainingRecord(
-                    participant_id=ids[item.ref or ""],
-                    organisation_id=v["organisation"],
-                    kind=v["kind"],
-                    completed=v["completed"],
-                    qualification=v["qualification"],
-                    hours=v["hours"],
-                    ended_on=v["ended_on"],
-                    source_key=key,
-                )
-            )
-        elif item.kind is Kind.CREATIONS:
-            self.session.add(
-                BusinessCreation(
-                    participant_id=ids[item.ref or ""],
-                    organisation_id=v["organisation"],
-                    status=v["status"],
-                    started_on=v["started_on"],
-                    sector=v["sector"],
-                    company_number=v["company_number"],
-                    source_key=key,
-                )
-            )
-        elif item.kind is Kind.PLACEMENTS:
-            self.session.add(
-                Placement(
-                    participant_id=ids[item.ref or ""],
-                    organisation_id=v["organisation"],
-                    employed=True,
-                    contract=v["contract"],
-                    started_on=v["started_on"],
-                    sector=v["sector"],
-                    source_key=key,
-                )
-            )
+        model: type[SQLModel]
+        names: tuple[str, ...]
+        if item.kind in (Kind.TRAININGS, Kind.CREATIONS, Kind.PLACEMENTS):
+            row = {
+                "participant_id": ids[item.ref or ""],
+                "organisation_id": v["organisation"],
+                "source_key": key,
+            }
+            if item.kind is Kind.TRAININGS:
+                model = TrainingRecord
+                names = ("kind", "completed", "qualification", "hours", "ended_on")
+            elif item.kind is Kind.CREATIONS:
+                model = BusinessCreation
+                names = ("status", "started_on", "sector", "company_number")
+            else:
+                model = Placement
+                names = ("contract", "started_on", "sector")
+                row["employed"] = True
+            row |= {name: v[name] for name in names}
         elif item.kind is Kind.OUTREACH:
-            self.session.add(
-                OutreachAction(
-                    category=OutreachCategory(v["category"]),
-                    kind=OutreachKind(v["kind"]),
-                    held_on=v["held_on"],
-                    title=v["title"],
-                    organiser_id=v["organiser"],
-                    municipality=v["municipality"],
-                    people_reached=v["people_reached"],
-                    became_candidates=v["became_candidates"] or 0,
-                    hours=v["hours"],
-                    outputs=v["outputs"],
-                    recorded_by=self.user.id,
-                    recorded_at=self.now,
-                    source_key=key,
-                )
-            )
+            model = OutreachAction
+            row = {
+                "category": OutreachCategory(v["category"]),
+                "kind": OutreachKind(v["kind"]),
+                "held_on": v["held_on"],
+                "title": v["title"],
+                "organiser_id": v["organiser"],
+                "municipality": v["municipality"],
+                "people_reached": v["people_reached"],
+                "became_candidates": v["became_candidates"] or 0,
+                "hours": v["hours"],
+                "outputs": v["outputs"],
+            }
         else:
-            self.session.add(
-                StructureSensitisation(
-                    structure_key=structure_key(v["name"]),
-                    structure_name=v["name"],
-                    structure_kind=StructureKind(v["kind"]),
-                    municipality=v["municipality"],
-                    sensitised_on=v["sensitised_on"],
-                    by_organisation_id=v["by_organisation"],
-                    recorded_by=self.user.id,
-                    recorded_at=self.now,
-                    source_key=key,
-                )
-            )
+            model = StructureSensitisation
+            row = {
+                "structure_key": structure_key(v["name"]),
+                "structure_name": v["name"],
+                "structure_kind": StructureKind(v["kind"]),
+                "municipality": v["municipality"],
+                "sensitised_on": v["sensitised_on"],
+                "by_organisation_id": v["by_organisation"],
+            }
+        if model in (OutreachAction, StructureSensitisation):
+            row |= {"recorded_by": self.user.id, "recorded_at": self.now, "source_key": key}
+        into.setdefault(model, []).append(row)
+
+
+def _chunks(values: list[int], size: int = 5000) -> Iterable[list[int]]:
+    """Split a list of ids for IN (...): SQLite and PostgreSQL bound the parameters."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 # --- the service ---------------------------------------------------------------------------------

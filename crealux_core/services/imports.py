@@ -116,6 +116,11 @@ MISSING = "valeur manquante"
 Progress = Callable[[int, int], None]
 
 
+class WrittenMeanwhile(Conflict):
+    """The database refused a row written meanwhile (the same file imported twice at once):
+    nothing of this import was written; importing it again counts that row as present."""
+
+
 @dataclass(frozen=True)
 class Counts:
     created: int = 0
@@ -1203,7 +1208,7 @@ def import_records(
     file (`ImportResult.rejected_file`). A header the file gets wrong (an unknown or missing
     column) stops everything. Raises Forbidden for anyone but the coordinator, UnreadableFile
     (a ValueError) for a file that is not an XLSX or a CSV, Conflict if the database refused
-    the rows (written meanwhile by someone else: nothing was written).
+    the rows (WrittenMeanwhile: written meanwhile by someone else; nothing was written).
     """
     if user.role is not Role.COORDINATOR or not user.active:
         raise Forbidden(f"{user.username} may not import records: the coordinator imports")
@@ -1253,7 +1258,7 @@ def import_records(
     except IntegrityError as error:
         session.rollback()
         log.warning("import of %s refused by the database: %s", name, error)
-        raise Conflict(
+        raise WrittenMeanwhile(
             "L'import n'a rien écrit : la base de données a refusé une ligne déjà enregistrée"
             " entre-temps (un autre import du même fichier ?). Relancez l'import : ce qui est"
             " déjà présent sera compté comme tel."
@@ -1312,6 +1317,7 @@ __all__ = [
     "Kind",
     "StepChoice",
     "UnreadableFile",
+    "WrittenMeanwhile",
     "current_step_choices",
     "import_records",
 ]

@@ -15,6 +15,7 @@ from typing import cast
 import streamlit as st
 
 from crealux_core import clock
+from crealux_core.rules.specs import Rules
 from crealux_core.services.errors import Forbidden
 from crealux_core.services.pipeline import (
     ONLY_VALUES,
@@ -26,6 +27,8 @@ from crealux_core.services.pipeline import (
     flow_run_url,
     pipeline_board,
     pipeline_list,
+    route_titles,
+    step_titles,
 )
 from dashboards import context
 from dashboards.display import EMPTY, local_date, md, time_ago
@@ -88,14 +91,21 @@ def _turn_page(number: int) -> None:
     _write_query()
 
 
-def read_selection(board: Board) -> None:
-    """Start a new browser session (a reload, a link) from the address; a value the board does
+def step_choices(rules: Rules, board: Board) -> dict[str, str]:
+    """Every step of the rules (a link may name one nobody is on now), and the board's own."""
+    return {**step_titles(rules), **{row.key: row.title for row in board.steps}}
+
+
+def route_choices(rules: Rules, board: Board) -> dict[str, str]:
+    return {**route_titles(rules), **{row.key: row.title for row in board.routes}}
+
+
+def read_selection(rules: Rules, board: Board) -> None:
+    """Start a new browser session (a reload, a link) from the address; a value the rules do
     not know is ignored."""
-    steps = {row.key for row in board.steps}
-    routes = {row.key for row in board.routes}
     known: dict[str, set[str]] = {
-        STEP_KEY: steps,
-        ROUTE_KEY: routes,
+        STEP_KEY: {ALL, *step_choices(rules, board)},
+        ROUTE_KEY: {ALL, *route_choices(rules, board)},
         ONLY_KEY: set(ONLY_VALUES),
     }
     defaults = {STEP_KEY: ALL, ROUTE_KEY: ALL, ONLY_KEY: "all"}
@@ -189,9 +199,9 @@ def board_table(title: str, rows: tuple[BoardRow, ...], *, dimension: str) -> No
 # --- the list behind a count ---------------------------------------------------------------
 
 
-def list_filters(board: Board) -> None:
-    steps = {row.key: row.title for row in board.steps}
-    routes = {row.key: row.title for row in board.routes}
+def list_filters(rules: Rules, board: Board) -> None:
+    steps = step_choices(rules, board)
+    routes = route_choices(rules, board)
     step_column, route_column, only_column = st.columns(3)
     step_column.selectbox(
         "Étape",
@@ -275,7 +285,7 @@ def pager(page: PipelinePage) -> None:
 
 def list_section(ctx: context.Context, board: Board) -> None:
     st.subheader("Liste")
-    list_filters(board)
+    list_filters(ctx.runtime.rules, board)
     step_key = st.session_state[STEP_KEY] or None
     route = st.session_state[ROUTE_KEY] or None
     only = cast(Only, st.session_state[ONLY_KEY])
@@ -318,7 +328,7 @@ def render() -> None:
     except Forbidden:
         st.error(REFUSED)
         return
-    read_selection(board)
+    read_selection(ctx.runtime.rules, board)
     metrics(ctx, board)
     st.caption(
         f"« En panne » : aucun événement depuis {_days(board)} jours. Cliquez sur un nombre "

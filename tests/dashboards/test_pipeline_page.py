@@ -125,6 +125,15 @@ def test_the_selection_in_the_address_opens_the_same_list(
     visit(other, PAGE)
     assert not other.exception
     assert len(listed(other)) == 3
+    # A step of the rules nobody is on: its empty list, not everyone.
+    third = AppTest.from_file(APP_FILE, default_timeout=30).run()
+    sign_in(third, "coordination")
+    third.query_params.update({"etape": "job_search"})
+    visit(third, PAGE)
+    assert not third.exception
+    assert third.selectbox(key="pipeline-step").value == "job_search"
+    assert listed(third) == []
+    assert messages(third, "info") == ["Aucun parcours en cours ne correspond à cette sélection."]
 
 
 def test_the_board_links_the_pathways_the_engine_could_not_heal(

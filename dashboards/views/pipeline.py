@@ -15,6 +15,7 @@ from typing import cast
 import streamlit as st
 
 from crealux_core import clock
+from crealux_core.models import StepStatus
 from crealux_core.rules.specs import Rules
 from crealux_core.services.errors import Forbidden
 from crealux_core.services.pipeline import (
@@ -227,11 +228,13 @@ def list_filters(rules: Rules, board: Board) -> None:
 
 
 def _dates(row: PipelineRow, board: Board) -> str:
-    lines = [f"Sur l'étape depuis le {local_date(row.since)}" if row.since else EMPTY]
-    if row.opens_at and not row.since:
+    """When the step opened and is due (or, scheduled, when it opens), and the last event."""
+    if row.step_status is StepStatus.SCHEDULED:
         lines = [f"S'ouvre le **{local_date(row.opens_at)}**"]
-    elif row.due_at:
-        lines.append(f"Échéance : **{local_date(row.due_at)}**")
+    else:
+        lines = [f"Sur l'étape depuis le {local_date(row.since)}" if row.since else EMPTY]
+        if row.due_at:
+            lines.append(f"Échéance : **{local_date(row.due_at)}**")
     if row.last_event_at:
         lines.append(f"Dernier événement {time_ago(row.last_event_at, board.now)}")
     else:

@@ -35,11 +35,14 @@ def fifteen_days_on(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def programme(session: Session, rules: Rules, enroll) -> dict[str, int]:
-    """Alice waits on her reception, Bruno on his orientation, Chloé on her training; Bruno's
-    flow run is known (as the reconciler records it)."""
+    """Alice waits on her reception, Bruno on his orientation, Chloé on her training, Denise on
+    her 3-month checkpoint (2 February 2027); Bruno's flow run is known (as the reconciler
+    records it)."""
     alice, bruno, chloe = enroll("Alice"), enroll("Bruno"), enroll("Chloé")
+    denise = enroll("Denise")
     walk_to(session, rules, bruno.pathway_run_id, "orientation")
     walk_to(session, rules, chloe.pathway_run_id, "training", route="training")
+    walk_to(session, rules, denise.pathway_run_id, "post_creation_3m", route="creation")
     run = session.get(PathwayRun, bruno.pathway_run_id)
     assert run is not None
     run.flow_run_id = FLOW_RUN
@@ -75,7 +78,8 @@ def test_the_coordinator_sees_the_board_and_opens_the_list_behind_a_count(
     visit(sign_in(app, "coordination"), PAGE)
     assert not app.exception, app.exception
     assert messages(app, "title") == ["Pilotage"]
-    assert metric(app, "Parcours en cours") == "3"
+    assert metric(app, "Parcours en cours") == "4"
+    assert metric(app, "Programmés") == "1"
     assert metric(app, "En retard") == "2"
     assert metric(app, "En panne") == "0"
     assert metric(app, "Non relancés") == "0"
@@ -83,11 +87,13 @@ def test_the_coordinator_sees_the_board_and_opens_the_list_behind_a_count(
     for title in ("Premier accueil", "Orientation", "Formation", "Pas encore orienté·e"):
         assert title in page
     # Everyone at first, longest on their step first.
-    alice, bruno, chloe = (f"P-{programme[name]:05d}" for name in ("alice", "bruno", "chloe"))
-    assert [line.split(" · ")[0] for line in listed(app)] == [alice, bruno, chloe]
+    alice, bruno = (f"P-{programme[name]:05d}" for name in ("alice", "bruno"))
+    assert [line.split(" · ")[1] for line in listed(app)] == ["Alice", "Bruno", "Chloé", "Denise"]
+    assert listed(app)[0] == f"{alice} · Alice"
     page = shown(app)
     assert "Commencé il y a 15 jours, sans événement depuis" in page  # Alice
     assert "Dernier événement il y a 14 jours" in page  # Bruno, decided 10 minutes after
+    assert "S'ouvre le 02/02/2027" in page  # Denise's checkpoint
 
     # The late ones on the orientation step: one button, coloured, opens Bruno alone.
     app.button(key="pipeline-step-orientation-overdue").click().run()
@@ -124,7 +130,7 @@ def test_the_selection_in_the_address_opens_the_same_list(
     other.query_params.update({"etape": "nowhere", "voir": "late"})
     visit(other, PAGE)
     assert not other.exception
-    assert len(listed(other)) == 3
+    assert len(listed(other)) == 4
     # A step of the rules nobody is on: its empty list, not everyone.
     third = AppTest.from_file(APP_FILE, default_timeout=30).run()
     sign_in(third, "coordination")

@@ -524,6 +524,11 @@ def read_file(data: bytes, filename: str) -> RawFile:
     """Read an XLSX workbook or a CSV file (recognised by its first bytes, then its name)."""
     if data[:4] == b"PK\x03\x04":
         return _read_xlsx(data, filename)
+    if data[:4] == b"\xd0\xcf\x11\xe0":  # the Excel 97-2003 format
+        raise UnreadableFile(
+            f"« {filename} » est un classeur Excel 97-2003 (.xls) : enregistrez-le au format"
+            " .xlsx (Fichier > Enregistrer sous) et importez celui-là"
+        )
     if PurePath(filename).suffix.lower() in (".xlsx", ".xlsm"):
         raise UnreadableFile(f"« {filename} » n'est pas un classeur XLSX lisible")
     return _read_csv(data, filename)

@@ -60,7 +60,7 @@ from crealux_core.models import (
 )
 from crealux_core.rules.facts import DISADVANTAGES
 from crealux_core.rules.specs import Anchored, FieldType, PathwaySpec, Rules, Span, StepSpec
-from crealux_core.services import events, facts
+from crealux_core.services import events, facts, notices
 from crealux_core.services.delivery import start_flow
 from crealux_core.services.errors import Conflict, Forbidden
 from crealux_core.services.import_layout import (
@@ -1010,6 +1010,27 @@ class _Writer:
                 self._redate(item, step_run)
                 self.session.add(self._imported_note(item, step_run))
         self.insert(ExitSituation, exits)
+        self._tell_advisors(runs, rows)
+
+    def _tell_advisors(self, runs: Mapping[int, _Checked], rows: Mapping[str, Participant]) -> None:
+        """Tell each advisor, in one message, the mid-way participants they now follow."""
+        followed: dict[int, tuple[User, list[Participant], int]] = {}
+        for run_id, item in runs.items():
+            advisor: User = item.values["advisor"]
+            _, people, first = followed.get(advisor.id or 0, (advisor, [], run_id))
+            people.append(rows[item.ref or ""])
+            followed[advisor.id or 0] = (advisor, people, min(first, run_id))
+        for advisor, people, first in followed.values():
+            notices.participants_assigned(
+                self.session,
+                key=f"imported:{advisor.id}:{first}",
+                participants=people,
+                advisor=advisor,
+                actor=self.user,
+                pathway_run_id=first if len(people) == 1 else None,
+                now=self.now,
+                dashboard_url=self.dashboard_url,
+            )
 
     def _imported_note(self, item: _Checked, step_run: StepRun) -> PathwayEvent:
         """A comment on the step the pathway starts on: where it came from (and the route)."""

@@ -23,6 +23,7 @@ from crealux_core.models import (
     EventKind,
     ExitSituation,
     Moment,
+    Notification,
     OutreachAction,
     Participant,
     PathwayEvent,
@@ -53,6 +54,7 @@ from crealux_core.services.import_values import CellError, as_date, as_int
 from crealux_core.services.imports import (
     Counts,
     ImportResult,
+    UnreadableFile,
     current_step_choices,
     import_records,
 )
@@ -359,6 +361,32 @@ def test_a_finished_participant_gets_no_pathway_and_a_mid_way_one_waits_on_their
     )
     # Prefect down: no flow run yet; the reconciler starts it (needs_flow_at is set).
     assert run.flow_run_id is None and run.needs_flow_at == NOW
+    # Their advisor is told, once, whom they now follow (the finished ones are nobody's work).
+    told = session.exec(
+        select(Notification.title).where(col(Notification.recipient_user_id).is_not(None))
+    ).all()
+    assert told == [f"CREALux - nouveau participant suivi - {waiting.reference}"]
+
+
+def test_each_advisor_is_told_once_of_the_participants_they_now_follow(
+    session: Session, rules: Rules
+) -> None:
+    people = [mid_way(f"M-{n}", "orientation") for n in range(3)]
+    other = mid_way("M-9", "orientation", advisor="conseiller")
+    run_import(session, rules, xlsx(participants=[*people, other, person("F-1")]))
+    rows = session.exec(
+        select(Notification.recipient_user_id, Notification.title)
+        .where(col(Notification.recipient_user_id).is_not(None))
+        .order_by(col(Notification.id))
+    ).all()
+    advisors = {get_user(session=session, username=n).id: n for n in ("conseillere", "conseiller")}
+    assert [(advisors[user_id], title) for user_id, title in rows] == [
+        ("conseillere", "CREALux - 3 participants vous sont confiés"),
+        (
+            "conseiller",
+            f"CREALux - nouveau participant suivi - {participant(session, 'M-9').reference}",
+        ),
+    ]
 
 
 def test_the_flow_runs_of_mid_way_participants_start_after_the_commit_or_later(
@@ -661,6 +689,11 @@ def test_a_csv_whose_header_fits_no_kind_is_refused(session: Session, rules: Rul
     assert problem.message.startswith(
         "aucune sorte de ligne ne trouve ses colonnes obligatoires dans l'en-tête"
     )
+
+
+def test_an_old_excel_file_is_refused_with_what_to_do(session: Session, rules: Rules) -> None:
+    with pytest.raises(UnreadableFile, match=r"\(\.xls\) : enregistrez-le au format \.xlsx"):
+        run_import(session, rules, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", filename="vieux.xls")
 
 
 # --- steps that open at a date computed from an earlier answer ---------------------------------

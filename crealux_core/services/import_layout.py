@@ -497,26 +497,26 @@ def _read_csv(data: bytes, filename: str) -> RawFile:
     if not rows:
         return raw
     kind = csv_kind(rows[0])
-    if kind is None or isinstance(kind, list):
-        if kind is None:
-            message = "en-tête non reconnu : " + " ; ".join(
-                f"{sheet.name} : " + ", ".join(f"« {c.header} »" for c in sheet.required)
-                for sheet in LAYOUT
-            )
-            message = "aucune sorte de ligne ne trouve ses colonnes obligatoires dans l'" + message
-        else:
-            message = "en-tête ambigu : il convient à " + ", ".join(
-                f"« {SHEETS[k].name} »" for k in kind
-            )
+    if kind is None:
+        expected = " ; ".join(
+            f"{sheet.name} : " + ", ".join(f"« {c.header} »" for c in sheet.required)
+            for sheet in LAYOUT
+        )
+        message = (
+            "en-tête non reconnu : aucune sorte de ligne n'y a toutes ses colonnes obligatoires"
+            f" ({expected})"
+        )
         raw.problems.append(ImportProblem(name, 1, None, message))
         return raw
-    sheet = _raw_sheet(SHEETS[kind], name, rows, raw.problems)
+    if isinstance(kind, list):
+        fitting = ", ".join(f"« {SHEETS[k].name} »" for k in kind)
+        raw.problems.append(
+            ImportProblem(name, 1, None, f"en-tête ambigu : il convient à {fitting}")
+        )
+        return raw
+    sheet = _raw_sheet(SHEETS[kind], SHEETS[kind].name, rows, raw.problems)
     if sheet is not None:
-        sheet.name = SHEETS[kind].name
         raw.sheets.append(sheet)
-        raw.problems[:] = [
-            ImportProblem(SHEETS[kind].name, p.line, p.column, p.message) for p in raw.problems
-        ]
     return raw
 
 

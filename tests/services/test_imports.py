@@ -687,7 +687,9 @@ def test_a_csv_whose_header_fits_no_kind_is_refused(session: Session, rules: Rul
     [problem] = result.problems
     assert problem.sheet == "autre.csv" and problem.line == 1
     assert problem.message.startswith(
-        "aucune sorte de ligne ne trouve ses colonnes obligatoires dans l'en-tête"
+        "en-tête non reconnu : aucune sorte de ligne n'y a toutes ses colonnes obligatoires"
+        " (participants : « Référence », « Prénom », « Nom », « Genre », « Accompagnateur »,"
+        " « Date d'inscription » ; formations : « Référence participant »,"
     )
 
 

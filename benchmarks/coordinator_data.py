@@ -59,7 +59,8 @@ SECTORS = (
     "agriculture", "crafts", "construction", "retail", "hospitality", "personal_services",
     "business_services", "culture", "transport", "other",
 )  # fmt: skip
-TRAINING_KINDS = ("management", "technical", "language", "digital", "other")
+TRAINING_KINDS = ("social", "pre_qualifying", "qualifying")  # the training step's choices
+CONTRACTS = ("permanent", "fixed_term", "interim", "work_integration")
 EXIT_REASONS_DONE = ("goal_reached", "employment_found", "business_started", "training_started")
 EXIT_REASONS_DROPPED = ("moved_away", "health", "stopped", "no_contact", "other")
 COMMON = (
@@ -366,9 +367,7 @@ def _walk(
                     "step_run_id": step_id,
                     "organisation_id": ctx.step_orgs[key],
                     "employed": employed,
-                    "contract": rng.choice(("cdi", "cdd", "interim", "art60"))
-                    if employed
-                    else None,
+                    "contract": rng.choice(CONTRACTS) if employed else None,
                     "started_on": closes if employed else None,
                     "sector": rng.choice(SECTORS) if employed else None,
                 },

@@ -57,6 +57,9 @@ benchmark: setup
 	$(BIN)/python benchmarks/up_time.py
 	$(BIN)/python benchmarks/idle_cpu.py
 	$(BIN)/python benchmarks/worklist.py
+	$(BIN)/python benchmarks/indicators.py
+	$(BIN)/python benchmarks/import_rows.py
+	$(BIN)/python benchmarks/coordinator_paint.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -20,8 +20,9 @@ import socket
 from typing import cast
 
 import anyio
+from prefect.client.orchestration import get_client
 from prefect.deployments.runner import RunnerDeployment
-from prefect.exceptions import TerminationSignal
+from prefect.exceptions import ObjectNotFound, TerminationSignal
 from prefect.runner import Runner
 
 from crealux_core.settings import load_settings
@@ -92,27 +93,63 @@ async def _listen_for_kicks(runner: Runner, host: str, port: int) -> None:
         sock.close()
 
 
+# How often the runner checks that Prefect still knows its deployments.
+DEPLOYMENT_CHECK_SECONDS = 30.0
+LOST_DEPLOYMENTS_EXIT = 75  # the supervisor restarts the runner, which registers them again
+
+
+async def until_deployments_lost(names: list[str], every: float) -> None:
+    """Return once Prefect no longer knows a deployment this runner serves (its database was
+    deleted or reset while running). Prefect unreachable is not a loss: keep checking."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            async with get_client() as client:
+                for name in names:
+                    await client.read_deployment_by_name(name)
+        except ObjectNotFound:
+            log.warning("Prefect no longer knows the deployments (database reset?): restarting")
+            return
+        except Exception as error:  # unreachable, restarting: the next check will tell
+            log.info("deployments not checked: %s", error)
+
+
 async def aserve_deployments(
     served: list[RunnerDeployment], *, limit: int | None, kick: tuple[str, int] | None
-) -> None:
+) -> bool:
+    """Serve until interrupted; return True if Prefect lost the deployments meanwhile."""
     runner = Runner(pause_on_shutdown=False, limit=limit)
     for deployment in served:
         added = runner.add_deployment(deployment)  # a coroutine here: async context
         assert inspect.isawaitable(added)
         await added
+    names = [f"{d.flow_name}/{d.name}" for d in served]
+    lost = False
+
+    async def watch(scope: anyio.CancelScope) -> None:
+        nonlocal lost
+        await until_deployments_lost(names, DEPLOYMENT_CHECK_SECONDS)
+        lost = True
+        scope.cancel()
+
     async with anyio.create_task_group() as group:
         if kick is not None:
             group.start_soon(_listen_for_kicks, runner, *kick)
+        group.start_soon(watch, group.cancel_scope)
         await runner.start()
         group.cancel_scope.cancel()
+    return lost
 
 
 def serve_deployments(*, limit: int | None = None) -> None:
     """Register the deployments and run their flow runs until interrupted."""
     settings = load_settings()
+    lost = False
     with contextlib.suppress(KeyboardInterrupt, TerminationSignal):  # Ctrl-C, SIGTERM
         served = deployments()  # built outside the loop: there, to_deployment is a coroutine
-        asyncio.run(aserve_deployments(served, limit=limit, kick=settings.kick_address))
+        lost = asyncio.run(aserve_deployments(served, limit=limit, kick=settings.kick_address))
+    if lost:  # the supervisor starts a new runner, which registers them again
+        raise SystemExit(LOST_DEPLOYMENTS_EXIT)
 
 
 if __name__ == "__main__":

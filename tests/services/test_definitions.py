@@ -48,9 +48,7 @@ def rules_without(tmp_path: Path, name: str, *files: str) -> Rules:
 @pytest.fixture
 def v1_only(tmp_path: Path) -> Rules:
     """The rules as they were before version 2 of the pathway was written."""
-    return rules_without(
-        tmp_path, "rules-v1", "crealux.yaml", "crealux-v3.yaml", "crealux-v2.yaml"
-    )
+    return rules_without(tmp_path, "rules-v1", "crealux.yaml", "crealux-v3.yaml", "crealux-v2.yaml")
 
 
 @pytest.fixture

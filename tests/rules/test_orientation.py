@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from crealux_core.rules import RulesError, load_rules
 from crealux_core.settings import REPO_RULES_DIR
-
-ENV = {"CREALUX_SMTP_PORT": "8025"}
-
-
-@pytest.fixture
-def rules_dir(tmp_path: Path) -> Path:
-    target = tmp_path / "rules"
-    shutil.copytree(REPO_RULES_DIR, target)
-    return target
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+from tests.rules.conftest import ENV, edit
 
 
 def lines_of(path: Path, needle: str) -> list[int]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import streamlit as st
+from sqlmodel import Session
 
 from crealux_core import clock
 from crealux_core.models import OutreachCategory, OutreachKind, Role, StructureKind
@@ -453,27 +454,53 @@ def change_action(ctx: context.Context, views: list[OutreachView], today: dt.dat
             deleted = remove.form_submit_button("Supprimer l'action")
         if not (corrected or deleted):
             return
-        try:
-            with ctx.runtime.session() as session:
-                if deleted:
-                    delete_outreach(session=session, user=ctx.user, action_id=view.id)
-                else:
-                    correct_outreach(
-                        session=session,
-                        user=ctx.user,
-                        action_id=view.id,
-                        data=values,
-                        now=clock.utcnow(),
-                    )
-        except InvalidInput as refused:
-            show_errors(refused.field_errors, slots, summary)
-            return
-        except (Forbidden, NotFound):
-            st.error("Cette action n'existe plus ou ne peut plus être modifiée par vous.")
-            return
-        st.session_state.pop("outreach-change-action", None)
-        context.flash("success", "Action supprimée." if deleted else "Action corrigée.")
-        st.rerun()
+
+        def change(session: Session) -> None:
+            if deleted:
+                delete_outreach(session=session, user=ctx.user, action_id=view.id)
+            else:
+                correct_outreach(
+                    session=session,
+                    user=ctx.user,
+                    action_id=view.id,
+                    data=values,
+                    now=clock.utcnow(),
+                )
+
+        apply_change(
+            ctx,
+            change,
+            slots=slots,
+            summary=summary,
+            chooser="outreach-change-action",
+            done="Action supprimée." if deleted else "Action corrigée.",
+            gone="Cette action n'existe plus ou ne peut plus être modifiée par vous.",
+        )
+
+
+def apply_change(
+    ctx: context.Context,
+    change: Callable[[Session], None],
+    *,
+    slots: Any,
+    summary: Any,
+    chooser: str,
+    done: str,
+    gone: str,
+) -> None:
+    """Correct or delete a record in one session; say what was refused under its field."""
+    try:
+        with ctx.runtime.session() as session:
+            change(session)
+    except InvalidInput as refused:
+        show_errors(refused.field_errors, slots, summary)
+        return
+    except (Forbidden, NotFound):
+        st.error(gone)
+        return
+    st.session_state.pop(chooser, None)
+    context.flash("success", done)
+    st.rerun()
 
 
 def structures_table(ctx: context.Context, start: dt.date, end: dt.date, today: dt.date) -> None:
@@ -534,27 +561,28 @@ def change_structure(ctx: context.Context, views: list[StructureView], today: dt
             deleted = remove.form_submit_button("Supprimer la structure")
         if not (corrected or deleted):
             return
-        try:
-            with ctx.runtime.session() as session:
-                if deleted:
-                    delete_structure(session=session, user=ctx.user, structure_id=view.id)
-                else:
-                    correct_structure(
-                        session=session,
-                        user=ctx.user,
-                        structure_id=view.id,
-                        data=values,
-                        now=clock.utcnow(),
-                    )
-        except InvalidInput as refused:
-            show_errors(refused.field_errors, slots, summary)
-            return
-        except (Forbidden, NotFound):
-            st.error("Cette structure n'existe plus ou ne peut plus être modifiée par vous.")
-            return
-        st.session_state.pop("outreach-change-structure", None)
-        context.flash("success", "Structure supprimée." if deleted else "Structure corrigée.")
-        st.rerun()
+
+        def change(session: Session) -> None:
+            if deleted:
+                delete_structure(session=session, user=ctx.user, structure_id=view.id)
+            else:
+                correct_structure(
+                    session=session,
+                    user=ctx.user,
+                    structure_id=view.id,
+                    data=values,
+                    now=clock.utcnow(),
+                )
+
+        apply_change(
+            ctx,
+            change,
+            slots=slots,
+            summary=summary,
+            chooser="outreach-change-structure",
+            done="Structure supprimée." if deleted else "Structure corrigée.",
+            gone="Cette structure n'existe plus ou ne peut plus être modifiée par vous.",
+        )
 
 
 def render() -> None:

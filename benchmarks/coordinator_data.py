@@ -321,25 +321,25 @@ def _walk(
             plan[index:] = ["exit", "leaving_result", "six_month_result"]
             dropout_at = None
         elif key == "business_creation":
-            status = pick(rng, {"principal": 45, "complementary": 30, "not_started": 25})
+            business_status = pick(rng, {"principal": 45, "complementary": 30, "not_started": 25})
             business_start = closes - timedelta(days=rng.randint(0, 20))
-            answers = {"status": status}
+            answers = {"status": business_status}
             rows.add(
                 "fact_business",
                 {
                     "participant_id": participant_id,
                     "step_run_id": step_id,
                     "organisation_id": ctx.step_orgs[key],
-                    "status": status,
-                    "started_on": business_start if status != "not_started" else None,
+                    "status": business_status,
+                    "started_on": business_start if business_status != "not_started" else None,
                     "sector": rng.choice(SECTORS),
                     "company_number": f"0{rng.randrange(10**8, 10**9)}"
-                    if status != "not_started"
+                    if business_status != "not_started"
                     else None,
                 },
             )
             counts.businesses += 1
-            if status == "not_started":  # no checkpoints: on to the end
+            if business_status == "not_started":  # no checkpoints: on to the end
                 plan[index:] = ["self_evaluation_end", "exit", "leaving_result"]
                 plan.append("six_month_result")
         elif key == "training":

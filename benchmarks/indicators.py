@@ -26,8 +26,8 @@ in it) and every gender breakdown against its total.
     .venv/bin/python benchmarks/indicators.py [--participants 100000] [--events 1000000]
         [--database-url postgresql://postgres@127.0.0.1:5432/postgres] [--explain]
 
-About 5 minutes a backend on two cores, most of it the insert. Prints the numbers and appends a
-JSON line to benchmarks/results/indicators.json.
+About 5 minutes for both backends on two cores, most of it the insert. Prints the numbers and
+appends a JSON line to benchmarks/results/indicators.json.
 """
 
 from __future__ import annotations
@@ -232,7 +232,9 @@ def measure(
         )
         built = time.monotonic() - started
         say(f"  {backend}: {counts} inserted in {built:.0f} s")
-        programme = runtime.rules.indicators.programme
+        indicators = runtime.rules.indicators
+        assert indicators is not None, "no rules/indicators.yaml: nothing to count"
+        programme = indicators.programme
         runtime.engine.dispose()
         result: dict[str, Any] = {
             "backend": backend,

@@ -220,7 +220,7 @@ def indicator_table(report: Report) -> None:
     st.dataframe(
         indicator_rows(report),
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         column_config={
             "Indicateur": st.column_config.TextColumn(width="large"),
             "Objectif": st.column_config.TextColumn(alignment="right"),
@@ -244,14 +244,12 @@ def breakdown_tables(report: Report) -> None:
     st.subheader("Par genre")
     gender = breakdown(report, "gender", lines)
     if gender.rows:
-        st.dataframe(breakdown_rows(gender), hide_index=True, use_container_width=True)
+        st.dataframe(breakdown_rows(gender), hide_index=True, width="stretch")
     for table in breakdowns(report):
         if table.dimension == "gender":
             continue
         st.subheader(table.title)
-        st.dataframe(
-            breakdown_rows(table, with_code=True), hide_index=True, use_container_width=True
-        )
+        st.dataframe(breakdown_rows(table, with_code=True), hide_index=True, width="stretch")
 
 
 def esf_table(report: Report) -> None:
@@ -259,7 +257,7 @@ def esf_table(report: Report) -> None:
     st.dataframe(
         esf_rows(report),
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         column_config={"Indicateur": st.column_config.TextColumn(width="large")},
     )
 
@@ -270,11 +268,11 @@ def esf_table(report: Report) -> None:
 def chart_section(report: Report, flows: list[MonthFlow], funnel_counts: Funnel) -> None:
     st.subheader("Graphiques")
     st.markdown("**Progression vers l'objectif**")
-    st.altair_chart(charts.progress_chart(report.lines), use_container_width=True)
+    st.altair_chart(charts.progress_chart(report.lines), width="stretch")
     left, right = st.columns(2, gap="large")
     with left:
         st.markdown("**De la sensibilisation à la création ou l'emploi**")
-        st.altair_chart(charts.funnel_chart(funnel_counts), use_container_width=True)
+        st.altair_chart(charts.funnel_chart(funnel_counts), width="stretch")
         st.caption(
             "Personnes sensibilisées par les actions pour les candidats ; participants "
             "accompagnés pendant la période ; parmi eux ou d'autres, ceux qui ont lancé leur "
@@ -283,7 +281,7 @@ def chart_section(report: Report, flows: list[MonthFlow], funnel_counts: Funnel)
         )
     with right:
         st.markdown("**Entrées et sorties par mois**")
-        st.altair_chart(charts.flows_chart(flows), use_container_width=True)
+        st.altair_chart(charts.flows_chart(flows), width="stretch")
 
 
 def flows_end(start: dt.date, end: dt.date) -> dt.date:

@@ -319,6 +319,9 @@ def measure_paint(runtime: Any, url: str, home: Path) -> dict[str, Any]:
                 samples.append(time.perf_counter() - started)
                 if at.exception:
                     raise RuntimeError(f"{page} as {username}: {at.exception[0].message}")
+                shown = [title.value for title in at.title]
+                if page == "views/participants.py" and shown != ["Participants"]:
+                    raise RuntimeError(f"{page} as {username} shows {shown}")
             results[f"{username} {page}"] = {
                 "cold_s": round(samples[0], 3),
                 **summary(samples[1:], digits=3),

@@ -523,7 +523,11 @@ def up(
     migrate(settings.app_database_url)
     _prepare(runtime)  # organisations, definitions: an edited one stops here (exit 2)
     supervisor = Supervisor(log_dir=home / "logs", env=env, status_home=home, echo=typer.echo)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop children on SIGTERM too
+    # Ctrl-C and SIGTERM stop every child. SIGINT explicitly too: a process started in the
+    # background of a script inherits SIGINT ignored, and Python then installs no handler
+    # (seen: `crealux up` under a backgrounded test run ignored Ctrl-C and left its children).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     typer.echo(f"CREALux: données dans {home}")
     if demo and is_fresh(runtime):  # in seconds, before any process: the runs catch up later
         typer.echo("  chargement des données de démonstration (première fois)...")

@@ -1,5 +1,5 @@
 """`crealux up` keeps the instance up: each of its processes, killed in turn, comes back, and
-Ctrl-C still stops everything."""
+Ctrl-C still stops everything, even when it was started with SIGINT ignored."""
 
 from __future__ import annotations
 
@@ -73,6 +73,9 @@ def test_up_restarts_each_process_killed_and_still_stops_on_ctrl_c(tmp_path: Pat
         env=env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
+        # Started as a script's background job is: with SIGINT ignored. Ctrl-C must still stop
+        # it and every child (it once ignored it, leaving its children running).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
         wait_until("Ctrl-C line", lambda: "Ctrl-C" in log.read_text(), up, log, timeout=240)

@@ -45,7 +45,7 @@ def test_the_coordinator_follows_the_pipeline_and_reads_the_indicators(
     # Tall enough for the whole page in a screenshot (Streamlit scrolls inside its own frame).
     page.set_viewport_size({"width": 1280, "height": 2400})
     sign_in(page, "coordination")
-    expect(page.get_by_role("heading", name="Pilotage")).to_be_visible()
+    expect(page.get_by_role("heading", name="Pilotage", exact=True)).to_be_visible()
     expect(page.get_by_test_id("stMetric").filter(has_text="Parcours en cours")).to_contain_text(
         "3"
     )
@@ -72,8 +72,8 @@ def test_the_coordinator_follows_the_pipeline_and_reads_the_indicators(
     expect(page).to_have_url(re.compile(rf"/parcours\?participant={alice.participant_id}$"))
     expect(page.get_by_role("heading", name="Alice Test")).to_be_visible()
 
-    page.get_by_role("link", name="Indicateurs").click()
-    expect(page.get_by_role("heading", name="Indicateurs")).to_be_visible()
+    page.get_by_role("link", name="Indicateurs", exact=True).click()
+    expect(page.get_by_role("heading", name="Indicateurs", exact=True)).to_be_visible()
     expect(page.get_by_role("heading", name="Indicateurs communs FSE+")).to_be_visible()
     expect(page.locator(".vega-embed")).to_have_count(3)
     page.get_by_role("radio", name="Année 2026").check(force=True)

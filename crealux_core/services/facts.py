@@ -32,7 +32,7 @@ from crealux_core.models import (
     SupportTime,
     TrainingRecord,
 )
-from crealux_core.rules.facts import fact_group, fact_name
+from crealux_core.rules.facts import FACTS, FactKind, fact_group, fact_name
 from crealux_core.rules.specs import Rules, StepSpec
 
 # Groups of facts written against one step run (a business, a training, a placement).
@@ -94,14 +94,10 @@ def _recorded(step: StepSpec, answers: Mapping[str, Any]) -> dict[str, dict[str,
     for name, spec in step.form.items():
         if spec.records is not None:
             value = answers.get(name)
+            if FACTS[spec.records].kind is FactKind.DATE and isinstance(value, str):
+                value = date.fromisoformat(value)  # answers are stored as JSON
             groups.setdefault(fact_group(spec.records), {})[fact_name(spec.records)] = value
     return groups
-
-
-def _as_date(value: Any) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value))
 
 
 def _exit_row(session: Session, stay: Stay, moment: str) -> ExitSituation:
@@ -145,7 +141,7 @@ def record_step_facts(
             moment = Moment.SIX_MONTHS if group == "six_months" else Moment.LEAVING
             row = _exit_row(session, stay, moment)
             for name, value in values.items():
-                setattr(row, name, _as_date(value) if name == "left_on" else value)
+                setattr(row, name, value)
             if group == "exit" and row.left_on is not None:
                 stay.ended_on = row.left_on
                 session.add(stay)
@@ -163,7 +159,7 @@ def record_step_facts(
                 )
             fact.organisation_id = step_run.organisation_id
             for name, value in values.items():
-                setattr(fact, name, _as_date(value) if name == "started_on" else value)
+                setattr(fact, name, value)
             if isinstance(fact, TrainingRecord):
                 fact.ended_on = decided_on
             # A creation or a job without its start date counts from the day it was recorded.

@@ -6,13 +6,11 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from crealux_core.clock import LOCAL_TIME
 from crealux_core.models import EventKind, Gender, PathwayStatus, Role, StepStatus
 from crealux_core.rules.specs import FieldType, Rules, StepSpec
 from crealux_core.services.processes import ProcessState
-
-LOCAL_TIME = ZoneInfo("Europe/Brussels")
 
 GENDER_LABELS: dict[Gender, str] = {
     Gender.FEMALE: "Femme",

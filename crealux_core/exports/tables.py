@@ -10,8 +10,8 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date
-from zoneinfo import ZoneInfo
 
+from crealux_core.clock import LOCAL_TIME
 from crealux_core.domain.indicators import (
     DIMENSION_LABELS,
     GENDERS,
@@ -22,7 +22,6 @@ from crealux_core.domain.indicators import (
     Report,
 )
 
-LOCAL_TIME = ZoneInfo("Europe/Brussels")  # the programme's, for « généré le »
 NBSP = "\u00a0"
 MONTHS = (
     "janvier",

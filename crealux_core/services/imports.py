@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import PurePath
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
+from crealux_core.clock import local_today
 from crealux_core.domain.pathway import anchored_time, step_times
 from crealux_core.models import (
     BusinessCreation,
@@ -107,7 +107,6 @@ except ImportError:  # pragma: no cover  (the same rule, kept here while outreac
 
 log = logging.getLogger(__name__)
 
-LOCAL_TIME = ZoneInfo("Europe/Brussels")
 EARLIEST = date(1990, 1, 1)
 # An imported enrolment is dated at noon UTC: the same calendar day in Brussels.
 ENROLMENT_HOUR = time(12, 0, tzinfo=UTC)
@@ -1247,7 +1246,7 @@ def import_records(
         )
     terms = _Terms.of(rules)
     known = _Known.load(session)
-    today = now.astimezone(LOCAL_TIME).date()
+    today = local_today(now)
     checked = _check_rows(raw, _Checker(terms=terms, known=known, today=today), ticker)
     problems = [problem for item in checked for problem in item.problems]
     rejected = _rejections(checked)

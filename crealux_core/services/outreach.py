@@ -26,7 +26,6 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
-from zoneinfo import ZoneInfo
 
 from pydantic import (
     BaseModel,
@@ -41,6 +40,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, case, col, func, select
 
+from crealux_core.clock import local_today
 from crealux_core.domain.indicators import OUTREACH_KINDS, STRUCTURE_KINDS
 from crealux_core.models import (
     Organisation,
@@ -54,7 +54,6 @@ from crealux_core.models import (
 )
 from crealux_core.services.errors import AlreadyDone, Forbidden, InvalidInput, NotFound
 
-LOCAL_TIME = ZoneInfo("Europe/Brussels")
 EARLIEST = dt.date(2000, 1, 1)
 TITLE_MAX = 200
 NAME_MAX = 200
@@ -85,11 +84,6 @@ class AlreadyRecorded(AlreadyDone):
     def __init__(self, message: str, *, row_id: int, by: str | None, at: dt.datetime) -> None:
         self.row_id = row_id
         super().__init__(message, decided_by=by, decided_at=at.isoformat())
-
-
-def local_today(now: dt.datetime) -> dt.date:
-    """Return the date it is in Wallonia at `now`."""
-    return now.astimezone(LOCAL_TIME).date()
 
 
 def structure_key(name: str) -> str:

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
+from crealux_core.clock import local_today
 from crealux_core.models import Participant, Role, SupportTime, TrainingRecord, User
 from crealux_core.rules.facts import SUPPORT_KINDS
 from crealux_core.services.errors import Forbidden, InvalidInput
 from crealux_core.services.lookup import get_row
-from crealux_core.services.outreach import local_today
 from crealux_core.services.steps import may_steer
 
 REASON_MAX = 500

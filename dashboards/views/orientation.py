@@ -7,10 +7,10 @@ import datetime as dt
 
 import streamlit as st
 
+from crealux_core.clock import LOCAL_TIME
 from crealux_core.models import Role
 from crealux_core.services.advice import advice_stats
 from dashboards import context
-from dashboards.display import LOCAL_TIME
 
 
 def route_label(ctx: context.Context, route: str | None) -> str:

@@ -33,7 +33,6 @@ from crealux_core.services.outreach import (
     delete_structure,
     list_outreach,
     list_structures,
-    local_today,
     may_record,
     organisations,
     outreach_summary,
@@ -591,7 +590,7 @@ def render() -> None:
     if not may_record(ctx.user):
         st.error("Cette page est réservée à l'accompagnement et à la coordination.")
         return
-    today = local_today(clock.utcnow())
+    today = clock.local_today(clock.utcnow())
     new_action, new_structure, recorded = st.tabs(
         ["Enregistrer une action", "Enregistrer une structure", "Ce qui est enregistré"]
     )

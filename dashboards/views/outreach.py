@@ -240,16 +240,30 @@ def record_action_form(ctx: context.Context, today: dt.date) -> None:
         show_errors(refused.field_errors, slots, summary)
         return
     except AlreadyRecorded as error:
+        # This very form was saved by a first click, whose run the second click cut short
+        # before it could say so: say what was saved, and that nothing was added.
         renew("action")
+        context.flash("success", action_saved(values, category))
         context.flash("info", already_saved(error, "Cette action"))
         st.rerun()
     renew("action")
     context.flash(
         "success",
-        f"Action enregistrée : {row.title} ({row.held_on:%d/%m/%Y}), "
-        f"{row.people_reached} {REACHED_LABEL[category].lower()}.",
+        action_saved(
+            {"title": row.title, "held_on": row.held_on, "people_reached": row.people_reached},
+            category,
+        ),
     )
     st.rerun()
+
+
+def action_saved(values: Mapping[str, Any], category: OutreachCategory) -> str:
+    held_on = values.get("held_on")
+    day = f" ({held_on:%d/%m/%Y})" if isinstance(held_on, dt.date) else ""
+    return (
+        f"Action enregistrée : {values.get('title')}{day}, "
+        f"{values.get('people_reached')} {REACHED_LABEL[category].lower()}."
+    )
 
 
 # --- a structure sensitised -----------------------------------------------------------------------
@@ -332,8 +346,9 @@ def record_structure_form(ctx: context.Context, today: dt.date) -> None:
     except InvalidInput as refused:
         show_errors(refused.field_errors, slots, summary)
         return
-    except AlreadyRecorded as error:
+    except AlreadyRecorded as error:  # this form, saved by a first click: see the actions'
         renew("structure")
+        context.flash("success", f"Structure enregistrée : {values.get('name')}.")
         context.flash("info", already_saved(error, "Cette structure"))
         st.rerun()
     renew("structure")

@@ -138,8 +138,11 @@ class PrefectOrchestrator:
         if response.status is SetStateStatus.ACCEPT:
             self.kick()
             return Delivery.DELIVERED
+        # Refused: most often the run was resumed by someone else between the read above and
+        # this call (the maintainer delivering the same event after its grace, under load): the
+        # caller reads the run again rather than giving up.
         reason = getattr(response.details, "reason", "") or response.status.value
-        raise OrchestrationError(f"Prefect refused to resume {flow_run_id}: {reason}")
+        raise OrchestrationError(f"Prefect refused to resume {flow_run_id}: {reason}", passing=True)
 
     def describe(self, flow_run_ids: Iterable[str]) -> dict[str, RunState]:
         """Return the state of each existing flow run among `flow_run_ids`, 200 per request."""

@@ -15,8 +15,9 @@ class OrchestrationError(Exception):
     """The orchestrator could not be reached or refused the request.
 
     `passing` is True when the orchestrator answered with an error of its own that may pass in
-    a moment (an HTTP 5xx: Prefect's SQLite database locked under load); False when it is
-    unreachable or refused: then trying again at once is pointless."""
+    a moment (an HTTP 5xx: Prefect's SQLite database locked under load), or refused a resume
+    (the run was resumed by another caller meanwhile: reading it again tells); False when it is
+    unreachable or the run does not exist: then trying again at once is pointless."""
 
     def __init__(self, message: str, *, passing: bool = False) -> None:
         super().__init__(message)

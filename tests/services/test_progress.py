@@ -8,6 +8,8 @@ from sqlmodel import Session
 
 from crealux_core.models import PathwayRun
 from crealux_core.rules import Rules
+from crealux_core.services.delivery import wake
+from crealux_core.services.ports import Delivery, OrchestrationError
 from crealux_core.services.progress import begin_pass, current_wait, record_wake
 from tests.conftest import T0
 from tests.services.helpers import FIRST, decide
@@ -95,3 +97,60 @@ def test_a_pathway_whose_definition_was_edited_says_why_it_cannot_continue(
     assert stopped.ended and stopped.problem and "version" in stopped.problem
     run = session.get(PathwayRun, enrolled.pathway_run_id, populate_existing=True)
     assert run is not None and run.stuck_reason
+
+
+class _RacedOrchestrator:
+    """Prefect as a wake meets it when the maintainer delivered the same event a moment
+    earlier: the resume is refused, and the run's pass then acknowledges the event."""
+
+    def __init__(self, session: Session, pathway_run_id: int, event_id: int, *, passing: bool):
+        self.session, self.pathway_run_id, self.event_id = session, pathway_run_id, event_id
+        self.passing = passing
+        self.calls = 0
+
+    def resume(self, *, flow_run_id: str, key: str, run_input: dict[str, object]) -> Delivery:
+        self.calls += 1
+        run = self.session.get(PathwayRun, self.pathway_run_id)
+        assert run is not None
+        run.acked_event_id = self.event_id  # the maintainer's resume: its pass has the event
+        self.session.add(run)
+        self.session.commit()
+        raise OrchestrationError("Prefect refused to resume: not paused", passing=self.passing)
+
+
+def test_a_wake_refused_because_another_resumed_the_run_reads_it_again(
+    session: Session, rules: Rules, enroll
+) -> None:
+    """Seen in CI under load: the maintainer resumed the run (its grace had passed) between
+    the wake's read and its resume; the refused wake must not report the event undelivered."""
+    enrolled = enroll()
+    a_pass(session, rules, enrolled.pathway_run_id)
+    submitted = decide(session, rules, enrolled.first_step.id or 0, FIRST)
+    raced = _RacedOrchestrator(session, enrolled.pathway_run_id, submitted.event_id, passing=True)
+    assert wake(
+        session=session,
+        pathway_run_id=enrolled.pathway_run_id,
+        event_id=submitted.event_id,
+        orchestrator=raced,  # type: ignore[arg-type]
+        retry_delays=(0.01,),
+    )
+    assert raced.calls == 1
+
+
+def test_a_wake_that_cannot_reach_prefect_gives_up_at_once(
+    session: Session, rules: Rules, enroll
+) -> None:
+    enrolled = enroll()
+    a_pass(session, rules, enrolled.pathway_run_id)
+    submitted = decide(session, rules, enrolled.first_step.id or 0, FIRST)
+    unreachable = _RacedOrchestrator(
+        session, enrolled.pathway_run_id, submitted.event_id, passing=False
+    )
+    assert not wake(
+        session=session,
+        pathway_run_id=enrolled.pathway_run_id,
+        event_id=submitted.event_id,
+        orchestrator=unreachable,  # type: ignore[arg-type]
+        retry_delays=(0.01,),
+    )
+    assert unreachable.calls == 1

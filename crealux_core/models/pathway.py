@@ -39,6 +39,10 @@ class EventKind(StrEnum):
     ADDED = "added"  # an optional step added from the catalogue, alongside the pathway
     TRANSFER = "transfer"  # the participant's advisor changed (a caseload moved)
     GOAL = "goal"  # a goal of the individual plan added or updated, moves nothing
+    REFERRAL = "referral"  # the participant was referred to a partner's offer
+    REFERRAL_ACCEPTED = "referral_accepted"  # the partner accepted, with a start date
+    REFERRAL_DECLINED = "referral_declined"  # the partner declined, with a reason
+    TRAINING = "training"  # a training enrolment, attendance or a session's closing
 
 
 # Events the flow does not need to see: they change nothing it waits on.

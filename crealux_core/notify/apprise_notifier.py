@@ -19,10 +19,10 @@ class AppriseNotifier:
     def send(
         self, *, organisation: OrganisationSpec, title: str, body: str, html: str | None = None
     ) -> SendResult:
-        if not organisation.notify:
+        if not organisation.urls:
             return SendResult(ok=True, detail="no address configured")
-        mail = [url for url in organisation.notify if url.startswith(MAIL_SCHEMES)]
-        other = [url for url in organisation.notify if not url.startswith(MAIL_SCHEMES)]
+        mail = [url for url in organisation.urls if url.startswith(MAIL_SCHEMES)]
+        other = [url for url in organisation.urls if not url.startswith(MAIL_SCHEMES)]
         batches = [
             (mail, html or body, apprise.NotifyFormat.HTML if html else apprise.NotifyFormat.TEXT),
             (other, body, apprise.NotifyFormat.TEXT),

@@ -123,19 +123,61 @@ class OrganisationKind(StrEnum):
     WORK_INTEGRATION = "work_integration"
     FIRST_LINE = "first_line"
     PROFESSIONAL = "professional"
+    PUBLIC_EMPLOYMENT = "public_employment"  # the public employment service (Forem)
+    SOCIAL_WELFARE = "social_welfare"  # a public social-welfare centre (CPAS)
+
+
+class ChannelSpec(Frozen):
+    """One notification channel of an organisation: an Apprise URL (e-mail, Microsoft Teams,
+    Slack, an SMS gateway, ntfy...) and the tags notification routes name it by. Secrets in it
+    come from the environment or a file (`${NAME}`, `${file:/path}`), never from rules/."""
+
+    url: str = Field(min_length=1)
+    tags: tuple[str, ...] = ()
+
+
+def _channels(value: Any) -> Any:
+    """A channel may be written as its URL alone."""
+    if isinstance(value, list | tuple):
+        return [{"url": item} if isinstance(item, str) else item for item in value]
+    return value
+
+
+class OfferKind(StrEnum):
+    SERVICE = "service"  # a service a participant is referred to (coaching, a job club...)
+    TRAINING = "training"  # a training module, given in sessions
+
+
+class OfferSpec(Frozen):
+    """A service or training module an organisation offers; referrals and training sessions
+    name it `organisation-key/offer-key`."""
+
+    key: str = Field(pattern=_KEY)
+    title: str = Field(min_length=1)
+    kind: OfferKind = OfferKind.SERVICE
+    description: str = ""
+    hours: float | None = Field(default=None, gt=0, description="a training module's length")
+    qualifying: bool = Field(default=False, description="a training that can give a qualification")
 
 
 class OrganisationSpec(Frozen):
-    """A partner of the partnership and where its notifications go (Apprise URLs)."""
+    """A partner of the partnership, its offer, and where its notifications go."""
 
     key: str = Field(pattern=_KEY)
     name: str = Field(min_length=1)
     kind: OrganisationKind
-    notify: tuple[str, ...] = ()
+    notify: Annotated[tuple[ChannelSpec, ...], BeforeValidator(_channels)] = ()
     digest: bool = Field(
         default=False,
         description="a shared inbox: one daily digest instead of one message per step",
     )
+    offers: Annotated[dict[str, OfferSpec], BeforeValidator(lambda value: _keyed(value))] = Field(
+        default_factory=dict
+    )
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        return tuple(channel.url for channel in self.notify)
 
 
 class FieldType(StrEnum):

@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from crealux_core.domain import messages
 from crealux_core.models import Notification, NotificationStatus, Organisation, User
-from crealux_core.rules.specs import OrganisationSpec, Rules
+from crealux_core.rules.specs import ChannelSpec, OrganisationSpec, Rules
 from crealux_core.services.ports import Notifier
 
 MAX_ATTEMPTS = 5
@@ -121,10 +121,10 @@ def _route(
         return spec, f"organisation {spec.key}"
     if not user.email:
         return spec, f"organisation {spec.key}: {user.username} has no e-mail address"
-    url = personal_mail_url(spec.notify, user.email)
+    url = personal_mail_url(spec.urls, user.email)
     if url is None:
         return spec, f"organisation {spec.key}: it has no mailto:// URL to send e-mail through"
-    return spec.model_copy(update={"notify": (url,)}), user.email
+    return spec.model_copy(update={"notify": (ChannelSpec(url=url),)}), user.email
 
 
 def _html_of(notification: Notification) -> str:

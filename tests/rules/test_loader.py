@@ -103,4 +103,4 @@ def test_a_missing_variable_in_an_address_is_refused(rules_dir: Path) -> None:
 
 def test_variables_are_expanded_from_the_environment_given(rules_dir: Path) -> None:
     rules = load_rules(rules_dir, env={"CREALUX_SMTP_PORT": "2525"})
-    assert rules.organisations["challenge"].notify[0].startswith("mailto://127.0.0.1:2525?")
+    assert rules.organisations["challenge"].notify[0].url.startswith("mailto://127.0.0.1:2525?")

@@ -1237,12 +1237,24 @@ def participant_advisor_profile(
 
 # The commands of other modules, added here so that `crealux --help` lists them all. They import
 # this module's helpers (_instance, _actor, _reported, ...), defined above by now.
-from crealux import cli_import, cli_outreach, cli_report  # noqa: E402
+from crealux import (  # noqa: E402
+    cli_deliveries,
+    cli_import,
+    cli_outreach,
+    cli_partners,
+    cli_referrals,
+    cli_report,
+    cli_training,
+)
 
 app.add_typer(cli_report.report_app, name="report")
 app.add_typer(cli_outreach.outreach_app, name="outreach")
 app.add_typer(cli_outreach.support_app, name="support")
 cli_import.register(app)
+cli_partners.register(app)
+cli_deliveries.register(app)
+cli_training.register(app)
+cli_referrals.register(app)
 
 
 def main() -> None:

@@ -49,7 +49,11 @@ def pages_for(user: User) -> list[st.Page]:
         pages.append(
             st.Page("views/outreach.py", title="Sensibilisation", url_path="sensibilisation")
         )
+    pages.append(st.Page("views/referrals.py", title="Orientations", url_path="orientations"))
+    pages.append(st.Page("views/training.py", title="Formations", url_path="formations"))
+    pages.append(st.Page("views/partners.py", title="Partenaires", url_path="partenaires"))
     if context.may_watch_pathways(user):
+        pages.append(st.Page("views/deliveries.py", title="Envois", url_path="envois"))
         pages.append(st.Page("views/pipeline.py", title="Pilotage", url_path="pilotage"))
         pages.append(st.Page("views/indicators.py", title="Indicateurs", url_path="indicateurs"))
         pages.append(st.Page("views/imports.py", title="Import", url_path="import"))

@@ -46,7 +46,13 @@ class EventKind(StrEnum):
 
 
 # Events the flow does not need to see: they change nothing it waits on.
-SILENT_EVENT_KINDS = (EventKind.COMMENT, EventKind.GOAL, EventKind.CORRECTION, EventKind.TRANSFER)
+SILENT_EVENT_KINDS = (
+    EventKind.COMMENT,
+    EventKind.GOAL,
+    EventKind.CORRECTION,
+    EventKind.TRANSFER,
+    EventKind.TRAINING,  # an enrolment in a training session, for the timeline
+)
 
 
 class PathwayDefinition(SQLModel, table=True):

@@ -31,6 +31,8 @@ class Action(StrEnum):
     # subject: the id of the organisation giving the training module: its staff may too
     MANAGE_TRAINING = "manage_training"  # open, fill and close training sessions
     RECORD_ATTENDANCE = "record_attendance"  # attendance per session day, completion
+    # subject: the Participant
+    ENROL_IN_TRAINING = "enrol_in_training"  # their advisor, or the coordinator
 
 
 _COORDINATOR_ONLY = frozenset(
@@ -58,6 +60,8 @@ def can(user: User | None, action: Action, subject: Any = None) -> bool:
         return False
     if action in (Action.MANAGE_TRAINING, Action.RECORD_ATTENDANCE):
         return user.role is Role.PARTNER and subject == user.organisation_id
+    if action is Action.ENROL_IN_TRAINING:
+        return user.role is Role.ADVISOR and getattr(subject, "advisor_id", None) == user.id
     return False
 
 

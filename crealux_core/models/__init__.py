@@ -33,10 +33,12 @@ from crealux_core.models.pathway import (
     Wait,
 )
 from crealux_core.models.plan import GoalStatus, OrientationAdvice, PlanGoal
+from crealux_core.models.referral import OPEN_REFERRAL_STATUSES, Referral, ReferralStatus
 from crealux_core.models.user import Role, User
 
 __all__ = [
     "CURRENT_STEP_STATUSES",
+    "OPEN_REFERRAL_STATUSES",
     "SILENT_EVENT_KINDS",
     "BusinessCreation",
     "EntrySituation",
@@ -60,6 +62,8 @@ __all__ = [
     "PathwayStatus",
     "Placement",
     "PlanGoal",
+    "Referral",
+    "ReferralStatus",
     "Role",
     "Stay",
     "StepRun",

@@ -10,7 +10,13 @@ from crealux_core.models.facts import (
     SupportTime,
     TrainingRecord,
 )
-from crealux_core.models.notification import Notification, NotificationStatus
+from crealux_core.models.notification import (
+    DeliveryStatus,
+    Notification,
+    NotificationChannel,
+    NotificationDelivery,
+    NotificationStatus,
+)
 from crealux_core.models.organisation import Organisation
 from crealux_core.models.outreach import (
     OutreachAction,
@@ -50,6 +56,7 @@ __all__ = [
     "Notification",
     "NotificationStatus",
     "Organisation",
+    "DeliveryStatus",
     "OrientationAdvice",
     "OutreachAction",
     "OutreachCategory",
@@ -58,6 +65,8 @@ __all__ = [
     "ParticipantCreate",
     "PathwayDefinition",
     "PathwayEvent",
+    "NotificationChannel",
+    "NotificationDelivery",
     "PathwayRun",
     "PathwayStatus",
     "Placement",

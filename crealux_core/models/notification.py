@@ -3,15 +3,16 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
 class NotificationStatus(StrEnum):
     PENDING = "pending"
     SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
+    SENT = "sent"  # every channel took it
+    PARTIAL = "partial"  # some channels took it; `next_attempt_at` set: the others are retried
+    FAILED = "failed"  # no channel took it; `next_attempt_at` set: it is retried
 
 
 class Notification(SQLModel, table=True):
@@ -21,7 +22,8 @@ class Notification(SQLModel, table=True):
     `recipient_user_id`, to that person's e-mail address (their organisation's channels when
     they have none). A message to an organisation that asks for a digest waits, pending, until
     the day's digest carries it (`digest_id`); the digest is a notification itself
-    (`is_digest`)."""
+    (`is_digest`). What each channel answered is in `NotificationDelivery`; a failed or partial
+    message with `next_attempt_at` is tried again then, on the channels that did not take it."""
 
     id: int | None = Field(default=None, primary_key=True)
     event_key: str = Field(unique=True, max_length=200)
@@ -42,3 +44,53 @@ class Notification(SQLModel, table=True):
     detail: str | None = Field(default=None, max_length=300)
     is_digest: bool = False
     digest_id: int | None = Field(default=None, foreign_key="notification.id", index=True)
+    # When a failed or partial message is tried again (None: not again, or not failed).
+    next_attempt_at: datetime | None = Field(default=None, index=True)
+
+
+class DeliveryStatus(StrEnum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    SKIPPED = "skipped"  # the channel is disabled: not tried
+
+
+class NotificationDelivery(SQLModel, table=True):
+    """What one channel answered to one attempt at a message.
+
+    A channel is named by `channel_id` (a hash of its Apprise URL, `domain.channels`) within
+    its organisation, and shown by `channel_label`, the URL masked: never the URL itself.
+    `channel_id` "-" stands for no channel at all (an organisation without any, or no longer in
+    the rules)."""
+
+    __tablename__ = "notification_delivery"
+    __table_args__ = (Index("ix_notification_delivery_channel", "notification_id", "channel_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    notification_id: int = Field(foreign_key="notification.id")
+    organisation_key: str = Field(max_length=100, index=True)
+    channel_id: str = Field(max_length=32)
+    channel_label: str = Field(max_length=300)
+    service: str = Field(max_length=32)  # the URL's scheme: mailto, json, msteams...
+    status: DeliveryStatus
+    permanent: bool = False  # a failure that trying again will not mend
+    error: str | None = Field(default=None, max_length=500)  # URLs in it masked
+    attempt: int
+    at: datetime = Field(index=True)
+
+
+class NotificationChannel(SQLModel, table=True):
+    """A channel's state: disabled (with why and since when) after a permanent failure, until
+    the coordinator enables it again. A channel without a row is enabled."""
+
+    __tablename__ = "notification_channel"
+    __table_args__ = (UniqueConstraint("organisation_key", "channel_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_key: str = Field(max_length=100)
+    channel_id: str = Field(max_length=32)
+    channel_label: str = Field(max_length=300)
+    service: str = Field(max_length=32)
+    disabled_at: datetime | None = None
+    reason: str | None = Field(default=None, max_length=500)
+    enabled_at: datetime | None = None
+    enabled_by: int | None = Field(default=None, foreign_key="app_user.id")

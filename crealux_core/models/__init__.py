@@ -40,6 +40,15 @@ from crealux_core.models.pathway import (
 )
 from crealux_core.models.plan import GoalStatus, OrientationAdvice, PlanGoal
 from crealux_core.models.referral import OPEN_REFERRAL_STATUSES, Referral, ReferralStatus
+from crealux_core.models.training import (
+    EnrolmentStatus,
+    Presence,
+    SessionStatus,
+    TrainingAttendance,
+    TrainingDay,
+    TrainingEnrolment,
+    TrainingSession,
+)
 from crealux_core.models.user import Role, User
 
 __all__ = [
@@ -47,6 +56,8 @@ __all__ = [
     "OPEN_REFERRAL_STATUSES",
     "SILENT_EVENT_KINDS",
     "BusinessCreation",
+    "DeliveryStatus",
+    "EnrolmentStatus",
     "EntrySituation",
     "EventKind",
     "ExitSituation",
@@ -54,9 +65,10 @@ __all__ = [
     "GoalStatus",
     "Moment",
     "Notification",
+    "NotificationChannel",
+    "NotificationDelivery",
     "NotificationStatus",
     "Organisation",
-    "DeliveryStatus",
     "OrientationAdvice",
     "OutreachAction",
     "OutreachCategory",
@@ -65,22 +77,26 @@ __all__ = [
     "ParticipantCreate",
     "PathwayDefinition",
     "PathwayEvent",
-    "NotificationChannel",
-    "NotificationDelivery",
     "PathwayRun",
     "PathwayStatus",
     "Placement",
     "PlanGoal",
+    "Presence",
     "Referral",
     "ReferralStatus",
     "Role",
+    "SessionStatus",
     "Stay",
     "StepRun",
     "StepStatus",
     "StructureKind",
     "StructureSensitisation",
     "SupportTime",
+    "TrainingAttendance",
+    "TrainingDay",
+    "TrainingEnrolment",
     "TrainingRecord",
+    "TrainingSession",
     "User",
     "Wait",
 ]

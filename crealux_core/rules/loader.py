@@ -11,11 +11,14 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from crealux_core.domain.channels import mask_url
+from crealux_core.rules.channels import literal_secret
 from crealux_core.rules.conditions import ConditionError, check_condition, compile_condition
 from crealux_core.rules.indicators import IndicatorsSpec
 from crealux_core.rules.specs import (
     FieldSpec,
     FieldType,
+    OfferKind,
     OrganisationSpec,
     OrientationSpec,
     PathwaySpec,
@@ -27,7 +30,14 @@ ORGANISATIONS_FILE = "organisations.yaml"
 ORIENTATION_FILE = "orientation.yaml"
 INDICATORS_FILE = "indicators.yaml"
 PATHWAYS_DIR = "pathways"
-_VARIABLE = re.compile(r"\$\{(?P<name>[A-Z][A-Z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+# References in organisations.yaml: ${NAME}, ${NAME:-default} (the environment), ${file:/path}.
+_VARIABLE = re.compile(
+    r"\$\{(?:file:(?P<file>[^}]+)|(?P<name>[A-Z][A-Z0-9_]*)(?::-(?P<default>[^}]*))?)\}"
+)
+_ANY_REFERENCE = re.compile(r"\$\{[^}]*\}?")
+# Offer keys and channel tags: lower-case kebab or snake case.
+_NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
+_NAME_HINT = "lower-case letters and digits, words joined by - or _: job-club, job_club"
 
 YamlPath = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
@@ -132,24 +142,153 @@ def _message(detail: Mapping[str, Any]) -> str:
     return message
 
 
+class _Unresolved(Exception):
+    """A reference that cannot be replaced; the message says why."""
+
+
+def _secret_file(name: str) -> str:
+    """Return the content of a secret file (`${file:/path}`), stripped."""
+    path = Path(name.strip()).expanduser()
+    if not path.is_absolute():
+        raise _Unresolved(f"${{file:{name}}}: write the secret file's absolute path")
+    try:
+        content = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise _Unresolved(f"secret file {path} not found") from None
+    except UnicodeDecodeError:
+        raise _Unresolved(f"secret file {path} is not UTF-8 text") from None
+    except OSError as error:
+        raise _Unresolved(f"cannot read the secret file {path}: {error.strerror}") from None
+    if not content:
+        raise _Unresolved(f"secret file {path} is empty")
+    if "\n" in content:
+        raise _Unresolved(f"secret file {path} has several lines: write the secret alone")
+    return content
+
+
+def _substitute(text: str, env: Mapping[str, str]) -> str:
+    """Replace the references in `text`: ${NAME}, ${NAME:-default}, ${file:/path}."""
+    for found in _ANY_REFERENCE.finditer(text):
+        if not _VARIABLE.fullmatch(found.group(0)):
+            raise _Unresolved(
+                f"{found.group(0)!r} is not a reference: write ${{NAME}}, ${{NAME:-default}}"
+                " or ${file:/absolute/path}"
+            )
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group("file") is not None:
+            return _secret_file(match.group("file"))
+        name, default = match.group("name"), match.group("default")
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        raise _Unresolved(f"variable ${{{name}}} is not set")
+
+    return _VARIABLE.sub(substitute, text)
+
+
 def _expand(value: Any, env: Mapping[str, str], document: _Document, path: YamlPath) -> Any:
-    """Replace ${NAME} and ${NAME:-default} in strings with values from `env`."""
+    """Replace ${NAME}, ${NAME:-default} (from `env`) and ${file:/path} (a file's content) in
+    strings; an unset variable or an unreadable file is refused with its file, line and path."""
     if isinstance(value, str):
-
-        def substitute(match: re.Match[str]) -> str:
-            name, default = match.group("name"), match.group("default")
-            if name in env:
-                return env[name]
-            if default is not None:
-                return default
-            raise RulesError([document.problem(path, f"variable ${{{name}}} is not set")])
-
-        return _VARIABLE.sub(substitute, value)
+        try:
+            return _substitute(value, env)
+        except _Unresolved as error:
+            raise RulesError([document.problem(path, str(error))]) from None
     if isinstance(value, list):
         return [_expand(item, env, document, (*path, i)) for i, item in enumerate(value)]
     if isinstance(value, dict):
         return {key: _expand(item, env, document, (*path, key)) for key, item in value.items()}
     return value
+
+
+def _channels_written(notify: Any) -> Iterable[tuple[YamlPath, Any, Any]]:
+    """Yield each channel as written: its path (to its URL), its URL and its tags."""
+    if not isinstance(notify, list):
+        return
+    for index, item in enumerate(notify):
+        if isinstance(item, str):
+            yield ("notify", index), item, None
+        elif isinstance(item, dict):
+            yield ("notify", index, "url"), item.get("url"), item.get("tags")
+
+
+def _key_problem(document: _Document, path: YamlPath, message: str) -> Problem:
+    """Return a problem with a mapping's key, on the key's line (`line_of` gives its value's)."""
+    node, key_node = document.node, None
+    for part in path:
+        found = (
+            [(key, value) for key, value in node.value if key.value == part]
+            if isinstance(node, yaml.MappingNode)
+            else []
+        )
+        if not found:
+            return document.problem(path, message)
+        key_node, node = found[0]
+    line = key_node.start_mark.line + 1 if key_node is not None else None
+    return Problem(document.file, path, message, line)
+
+
+def _written_problems(
+    document: _Document, body: Mapping[str, Any], path: YamlPath
+) -> list[Problem]:
+    """Check an organisation as written, before its references are replaced: its offer keys
+    and channel tags are lower-case kebab or snake case, and no channel writes a secret out."""
+    problems = []
+    offers = body.get("offers")
+    for name in offers if isinstance(offers, dict) else ():
+        if not (isinstance(name, str) and _NAME.match(name)):
+            problems.append(
+                _key_problem(
+                    document,
+                    (*path, "offers", name),
+                    f"offer key {name!r} is not lower-case kebab or snake case ({_NAME_HINT})",
+                )
+            )
+    for where, url, tags in _channels_written(body.get("notify")):
+        for index, tag in enumerate(tags if isinstance(tags, list) else ()):
+            if isinstance(tag, str) and not _NAME.match(tag):
+                problems.append(
+                    document.problem(
+                        (*path, *where[:2], "tags", index),
+                        f"tag {tag!r} is not lower-case kebab or snake case ({_NAME_HINT})",
+                    )
+                )
+        reason = literal_secret(url) if isinstance(url, str) else None
+        if reason:
+            problems.append(
+                document.problem(
+                    (*path, *where),
+                    f"{reason} ({mask_url(url)}): secrets never live in rules/; write it as"
+                    " ${NAME} (an environment variable) or ${file:/path} (a file outside the"
+                    " repository), see docs/partners.md",
+                )
+            )
+    return problems
+
+
+def _organisation_problems(
+    document: _Document, spec: OrganisationSpec, path: YamlPath
+) -> Iterable[Problem]:
+    """Check a loaded organisation: a training module says its hours, a channel is given once."""
+    for key, offer in spec.offers.items():
+        if offer.kind is OfferKind.TRAINING and offer.hours is None:
+            yield _key_problem(
+                document,
+                (*path, "offers", key),
+                "a training module says how long it lasts: add hours (for example hours: 60)",
+            )
+    first: dict[str, int] = {}
+    for index, channel in enumerate(spec.notify):
+        url = channel.url.strip()
+        if url in first:
+            yield document.problem(
+                (*path, "notify", index),
+                f"the same channel as notify[{first[url]}] ({mask_url(url)}): give it once,"
+                " with all its tags",
+            )
+        first.setdefault(url, index)
 
 
 def _load_organisations(
@@ -160,12 +299,28 @@ def _load_organisations(
     if not isinstance(data, dict) or not isinstance(data.get("organisations"), dict):
         raise RulesError([document.problem((), "expected a mapping 'organisations:'")])
     organisations = {}
+    problems: list[Problem] = []
     for key, body in data["organisations"].items():
         path: YamlPath = ("organisations", key)
         if not isinstance(body, dict):
-            raise RulesError([document.problem(path, "expected a mapping")])
-        expanded = _expand({"key": key, **body}, env, document, path)
-        organisations[key] = _validate(document, OrganisationSpec, expanded, path)
+            problems.append(document.problem(path, "expected a mapping"))
+            continue
+        written = _written_problems(document, body, path)
+        if written:
+            problems += written
+            continue
+        try:
+            expanded = _expand({"key": key, **body}, env, document, path)
+            spec = _validate(document, OrganisationSpec, expanded, path)
+        except RulesError as error:
+            problems += error.problems
+            continue
+        found = list(_organisation_problems(document, spec, path))
+        problems += found
+        if not found:
+            organisations[key] = spec
+    if problems:
+        raise RulesError(problems)
     return organisations, document
 
 
@@ -184,6 +339,8 @@ def _pathway_problems(
                 ("steps", key, "concerns"),
                 f"unknown organisation {step.concerns!r} ({_known(organisations)})",
             )
+        if organisations is not None:
+            yield from _referral_problems(document, ("steps", key), step, organisations)
         for index, transition in enumerate(step.next):
             where: YamlPath = ("steps", key, "next", index)
             if transition.to is not None and transition.to not in steps:
@@ -223,6 +380,33 @@ def _optional_problems(
             yield document.problem(
                 (*where, "concerns"),
                 f"unknown organisation {step.concerns!r} ({_known(organisations)})",
+            )
+        if organisations is not None:
+            yield from _referral_problems(document, where, step, organisations)
+
+
+def _referral_problems(
+    document: _Document,
+    where: YamlPath,
+    step: StepSpec,
+    organisations: Mapping[str, OrganisationSpec],
+) -> Iterable[Problem]:
+    """Check that the offers a referral step lists exist (organisation/offer)."""
+    if step.assign != "referral":
+        return
+    for index, name in enumerate(step.referral_settings.offers):
+        organisation_key, _, offer_key = name.partition("/")
+        organisation = organisations.get(organisation_key)
+        if organisation is None:
+            yield document.problem(
+                (*where, "referral", "offers", index),
+                f"unknown organisation {organisation_key!r} ({_known(organisations)})",
+            )
+        elif offer_key not in organisation.offers:
+            yield document.problem(
+                (*where, "referral", "offers", index),
+                f"{organisation_key} has no offer {offer_key!r}"
+                f" ({_known(organisation.offers) if organisation.offers else 'it has none'})",
             )
 
 

@@ -28,6 +28,10 @@ class Action(StrEnum):
     IMPORT_RECORDS = "import_records"
     READ_DELIVERIES = "read_deliveries"  # the delivery log of every notification
     MANAGE_CHANNELS = "manage_channels"  # enable a disabled notification channel again
+    READ_CHANNELS = "read_channels"  # the organisations' channels (masked) and their tags
+    READ_STAFF_CONTACTS = "read_staff_contacts"  # the e-mail addresses of partners' staff
+    # every signed-in role: the partner organisations, their offers and their staff's names
+    READ_PARTNERS = "read_partners"
     # subject: the id of the organisation giving the training module: its staff may too
     MANAGE_TRAINING = "manage_training"  # open, fill and close training sessions
     RECORD_ATTENDANCE = "record_attendance"  # attendance per session day, completion
@@ -42,6 +46,8 @@ _COORDINATOR_ONLY = frozenset(
         Action.IMPORT_RECORDS,
         Action.READ_DELIVERIES,
         Action.MANAGE_CHANNELS,
+        Action.READ_CHANNELS,
+        Action.READ_STAFF_CONTACTS,
     }
 )
 
@@ -58,6 +64,8 @@ def can(user: User | None, action: Action, subject: Any = None) -> bool:
         return True
     if action in _COORDINATOR_ONLY:
         return False
+    if action is Action.READ_PARTNERS:  # the registry is every role's: who offers what
+        return True
     if action in (Action.MANAGE_TRAINING, Action.RECORD_ATTENDANCE):
         return user.role is Role.PARTNER and subject == user.organisation_id
     if action is Action.ENROL_IN_TRAINING:

@@ -74,6 +74,7 @@ DEMO_USERS = [
     ),
     ("trusquin", "Équipe Le Trusquin", Role.PARTNER, "le-trusquin", None, None, None),
     ("cpas", "Service social CPAS", Role.PARTNER, "cpas-durbuy", None, None, None),
+    ("forem", "Conseil Forem", Role.PARTNER, "forem-marche", None, None, None),
 ]
 
 # Who decides a partner's step in the demo: a member of the step's organisation.

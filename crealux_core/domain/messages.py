@@ -288,3 +288,121 @@ def text_as_html(text: str) -> str:
 
     blocks = [block for block in text.strip().split("\n\n") if block.strip()]
     return "<html><body>" + "".join(paragraph(block) for block in blocks) + "</body></html>"
+
+
+# Referrals: a participant sent to a partner's offer. A partner's message names the participant
+# by reference only (the partner reads the rest, what the referral shares, on the dashboard).
+
+
+def referrals_link(dashboard_url: str) -> str:
+    """Return the address of the referrals page (« Orientations »)."""
+    return f"{dashboard_url}/orientations"
+
+
+def _referral_facts(
+    participant_reference: str, offer_title: str, organisation_name: str, answer_due_at: datetime
+) -> Facts:
+    return [
+        ("Participant", participant_reference),
+        ("Service", offer_title),
+        ("Partenaire", organisation_name),
+        ("Réponse attendue avant le", _date(answer_due_at)),
+    ]
+
+
+def referral_made(
+    *,
+    participant_reference: str,
+    offer_title: str,
+    organisation_name: str,
+    answer_due_at: datetime,
+    dashboard_url: str,
+) -> Message:
+    """Tell a partner that a participant is referred to one of its offers."""
+    return _compose(
+        title=f"CREALux - Nouvelle orientation - {participant_reference}",
+        intro=(
+            f"Le participant {participant_reference} vous est orienté pour « {offer_title} ». "
+            "Merci d'accepter (avec une date de début) ou de refuser (avec un motif)."
+        ),
+        facts=_referral_facts(participant_reference, offer_title, organisation_name, answer_due_at),
+        link=referrals_link(dashboard_url),
+        link_label="Répondre",
+    )
+
+
+def referral_reminder(
+    *,
+    participant_reference: str,
+    offer_title: str,
+    organisation_name: str,
+    answer_due_at: datetime,
+    dashboard_url: str,
+) -> Message:
+    """Remind a partner of a referral it has not answered."""
+    return _compose(
+        title=f"CREALux - Rappel : orientation sans réponse - {participant_reference}",
+        intro=(
+            f"L'orientation du participant {participant_reference} vers « {offer_title} » "
+            "attend toujours votre réponse."
+        ),
+        facts=_referral_facts(participant_reference, offer_title, organisation_name, answer_due_at),
+        link=referrals_link(dashboard_url),
+        link_label="Répondre",
+    )
+
+
+def referral_unanswered(
+    *,
+    participant_reference: str,
+    offer_title: str,
+    organisation_name: str,
+    answer_due_at: datetime,
+    dashboard_url: str,
+) -> Message:
+    """Tell the coordination (and the advisor) that a partner left a referral unanswered."""
+    return _compose(
+        title=f"CREALux - Orientation sans réponse - {participant_reference}",
+        intro=(
+            f"{organisation_name} n'a pas répondu à l'orientation du participant "
+            f"{participant_reference} vers « {offer_title} »."
+        ),
+        facts=_referral_facts(participant_reference, offer_title, organisation_name, answer_due_at),
+        link=referrals_link(dashboard_url),
+        link_label="Voir les orientations",
+    )
+
+
+def referral_answered(
+    *,
+    participant_reference: str,
+    offer_title: str,
+    organisation_name: str,
+    accepted: bool,
+    starts_on: str | None,
+    reason: str | None,
+    dashboard_url: str,
+    step_run_id: int | None,
+) -> Message:
+    """Tell the advisor what the partner answered."""
+    word = "acceptée" if accepted else "refusée"
+    facts: list[tuple[str, str]] = [
+        ("Participant", participant_reference),
+        ("Service", offer_title),
+        ("Partenaire", organisation_name),
+    ]
+    if accepted:
+        facts.append(("Début", starts_on or "-"))
+    else:
+        facts.append(("Motif", reason or "-"))
+    return _compose(
+        title=f"CREALux - Orientation {word} - {participant_reference}",
+        intro=(
+            f"{organisation_name} a {'accepté' if accepted else 'refusé'} l'orientation du "
+            f"participant {participant_reference} vers « {offer_title} »."
+            + ("" if accepted else " L'étape vous revient : choisissez une autre orientation.")
+        ),
+        facts=facts,
+        link=step_link(dashboard_url, step_run_id),
+        link_label="Voir l'étape",
+    )

@@ -9,7 +9,7 @@ import re
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
@@ -367,6 +367,26 @@ class OverdueSpec(Frozen):
     to: str | None = None
 
 
+class ReferralSpec(Frozen):
+    """How a step with `assign: referral` sends the participant to a partner: the offers the
+    advisor may choose from (`organisation/offer`; none listed: every offer of kind service), how
+    long the partner has to answer, when it is reminded before that and when the coordinator
+    is told after."""
+
+    offers: tuple[str, ...] = ()
+    answer: Span = Field(default_factory=lambda: Span.parse("P7D"))
+    remind: Span | None = Field(default=None, description="before the answer is due")
+    escalate: Span | None = Field(default=None, description="after the answer was due")
+
+    @field_validator("offers")
+    @classmethod
+    def _offer_names(cls, offers: tuple[str, ...]) -> tuple[str, ...]:
+        for offer in offers:
+            if not re.match(r"^[a-z][a-z0-9_-]*/[a-z][a-z0-9_-]*$", offer):
+                raise ValueError(f"{offer!r} is not an offer: write organisation/offer")
+        return offers
+
+
 class StepSpec(Frozen):
     key: str = Field(pattern=_KEY)
     title: str = Field(min_length=1)
@@ -385,6 +405,24 @@ class StepSpec(Frozen):
         default=None, description="the support completing this step counts (hours, kind)"
     )
     next: Annotated[tuple[TransitionSpec, ...], BeforeValidator(_transitions)] = ()
+    assign: Literal["referral"] | None = Field(
+        default=None,
+        description="referral: the advisor sends the participant to a partner's offer; once "
+        "the partner accepts, the step is the partner's (its form), from the start date",
+    )
+    referral: ReferralSpec | None = None
+
+    @model_validator(mode="after")
+    def _referral_settings(self) -> StepSpec:
+        if self.referral is not None and self.assign != "referral":
+            raise ValueError("'referral:' settings need 'assign: referral'")
+        if self.assign == "referral" and self.role is not Role.PARTNER:
+            raise ValueError("a step with 'assign: referral' is a partner's: write 'role: partner'")
+        return self
+
+    @property
+    def referral_settings(self) -> ReferralSpec:
+        return self.referral or ReferralSpec()
 
     @field_validator("form")
     @classmethod

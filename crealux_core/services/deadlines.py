@@ -43,6 +43,8 @@ class Swept:
     escalated: int = 0
     expired: int = 0
     opened: int = 0
+    referrals_reminded: int = 0
+    referrals_escalated: int = 0
 
     def as_json(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -273,4 +275,12 @@ def sweep(
             session=session, rules=rules, step_run_id=step_id, now=now, dashboard_url=dashboard_url
         ):
             swept.opened += 1
+    if pathway_run_id is None:  # referrals' answers are due by organisation, not by pathway
+        from crealux_core.services.referrals import sweep_referrals
+
+        answered = sweep_referrals(
+            session=session, rules=rules, now=now, dashboard_url=dashboard_url
+        )
+        swept.referrals_reminded = answered.reminded
+        swept.referrals_escalated = answered.escalated
     return swept

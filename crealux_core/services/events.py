@@ -208,7 +208,12 @@ def _reach(
         status=StepStatus.SCHEDULED,
         reached_at=now,
         opens_at=opens_at,
-        assignee_id=participant.advisor_id if step.role is Role.ADVISOR else None,
+        # A referral step is the advisor's until a partner accepts it (services/referrals.py).
+        assignee_id=(
+            participant.advisor_id
+            if step.role is Role.ADVISOR or step.assign == "referral"
+            else None
+        ),
         organisation_id=organisation.id or 0,
         optional=optional,
     )

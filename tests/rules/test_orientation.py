@@ -39,7 +39,7 @@ def test_advice_is_given_only_on_versions_that_ask_every_field_it_reads() -> Non
     assert rules.orientation is not None
     # Versions 1 and 2 do not ask has_qualification; version 4 asks more than the advice
     # reads (the situations on entry), which keeps the advice on version 3 too.
-    assert rules.orientation.versions == (3, 4)
+    assert rules.orientation.versions == (3, 4, 5)
     assert rules.orientation_for("crealux", 3) is rules.orientation
     assert rules.orientation_for("crealux", 4) is rules.orientation
     assert rules.orientation_for("crealux", 2) is None

@@ -48,13 +48,20 @@ def rules_without(tmp_path: Path, name: str, *files: str) -> Rules:
 @pytest.fixture
 def v1_only(tmp_path: Path) -> Rules:
     """The rules as they were before version 2 of the pathway was written."""
-    return rules_without(tmp_path, "rules-v1", "crealux.yaml", "crealux-v3.yaml", "crealux-v2.yaml")
+    return rules_without(
+        tmp_path,
+        "rules-v1",
+        "crealux.yaml",
+        "crealux-v4.yaml",
+        "crealux-v3.yaml",
+        "crealux-v2.yaml",
+    )
 
 
 @pytest.fixture
 def up_to_v2(tmp_path: Path) -> Rules:
     """The rules as they were before version 3 of the pathway was written."""
-    return rules_without(tmp_path, "rules-v2", "crealux.yaml", "crealux-v3.yaml")
+    return rules_without(tmp_path, "rules-v2", "crealux.yaml", "crealux-v4.yaml", "crealux-v3.yaml")
 
 
 def enrol_on(session: Session, rules: Rules, name: str = "Ana") -> PathwayRun:
@@ -73,8 +80,8 @@ def enrol_on(session: Session, rules: Rules, name: str = "Ana") -> PathwayRun:
 def test_every_version_in_rules_stays_loaded_and_new_pathways_start_on_the_newest(
     rules: Rules,
 ) -> None:
-    assert sorted(rules.versions["crealux"]) == [1, 2, 3, 4]
-    assert rules.pathway().version == 4
+    assert sorted(rules.versions["crealux"]) == [1, 2, 3, 4, 5]
+    assert rules.pathway().version == 5
     assert rules.pathway_version("crealux", 2) is not None
     assert rules.pathway_version("crealux", 1) is not None
 
@@ -126,8 +133,8 @@ def test_an_edit_without_a_new_version_is_refused_with_the_file(
     pathway.write_text(pathway.read_text().replace("due: P21D", "due: P28D"))
     with pytest.raises(DefinitionChanged) as refused:
         register_definitions(session=session, rules=load_rules(edited, env=ENV), now=T0)
-    assert "crealux.yaml" in str(refused.value) and "version 4" in str(refused.value)
-    assert "(version: 5)" in str(refused.value)  # what to do instead
+    assert "crealux.yaml" in str(refused.value) and "version 5" in str(refused.value)
+    assert "(version: 6)" in str(refused.value)  # what to do instead
 
 
 def test_a_definition_whose_file_is_gone_is_read_from_the_database(

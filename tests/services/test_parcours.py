@@ -121,7 +121,7 @@ def test_a_new_pathway_starts_on_version_4_reception_self_evaluation_assessment_
     session: Session, rules: Rules, enroll
 ) -> None:
     enrolled = enroll()
-    assert pathway(session, enrolled.pathway_run_id).pathway_version == 4
+    assert pathway(session, enrolled.pathway_run_id).pathway_version == 5
     walk_to(session, rules, enrolled.pathway_run_id, "orientation")
     assert steps_of(session, enrolled.pathway_run_id) == [
         *BEFORE_ORIENTATION,

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from crealux_core.rules.specs import Frozen, IsoDuration, Rules, _keyed
+from crealux_core.rules.specs import Frozen, IsoDuration, _keyed
 
 
 class Counts(StrEnum):
@@ -182,6 +182,3 @@ class IndicatorsSpec(Frozen):
             if spec.code is None:
                 raise ValueError(f"esf.{key}: an ESF+ common indicator needs its 'code'")
         return self
-
-
-Rules.model_rebuild(_types_namespace={"IndicatorsSpec": IndicatorsSpec})

@@ -15,6 +15,7 @@ from crealux_core.domain.channels import mask_url
 from crealux_core.rules.channels import literal_secret
 from crealux_core.rules.conditions import ConditionError, check_condition, compile_condition
 from crealux_core.rules.indicators import IndicatorsSpec
+from crealux_core.rules.notifications import NotificationsSpec, load_notifications
 from crealux_core.rules.specs import (
     FieldSpec,
     FieldType,
@@ -26,9 +27,15 @@ from crealux_core.rules.specs import (
     StepSpec,
 )
 
+# Rules names these specs for type checkers only (their modules import specs.py): complete it.
+Rules.model_rebuild(
+    _types_namespace={"IndicatorsSpec": IndicatorsSpec, "NotificationsSpec": NotificationsSpec}
+)
+
 ORGANISATIONS_FILE = "organisations.yaml"
 ORIENTATION_FILE = "orientation.yaml"
 INDICATORS_FILE = "indicators.yaml"
+NOTIFICATIONS_FILE = "notifications.yaml"
 PATHWAYS_DIR = "pathways"
 # References in organisations.yaml: ${NAME}, ${NAME:-default} (the environment), ${file:/path}.
 _VARIABLE = re.compile(
@@ -663,6 +670,13 @@ def load_rules(directory: Path, env: Mapping[str, str]) -> Rules:
             indicators = _load_indicators(indicators_file)
         except RulesError as error:
             problems.extend(error.problems)
+    notifications: NotificationsSpec | None = None
+    notifications_file = directory / NOTIFICATIONS_FILE
+    if notifications_file.is_file() and organisations is not None:
+        try:
+            notifications = load_notifications(notifications_file, organisations=organisations)
+        except RulesError as error:
+            problems.extend(error.problems)
     if problems:
         raise RulesError(problems)
     newest = {key: by_version[max(by_version)] for key, by_version in versions.items()}
@@ -675,4 +689,5 @@ def load_rules(directory: Path, env: Mapping[str, str]) -> Rules:
         default_pathway=default,
         orientation=orientation,
         indicators=indicators,
+        notifications=notifications,
     )

@@ -17,6 +17,7 @@ from crealux_core.rules.facts import FACTS, SUPPORT_KINDS, FactKind
 
 if TYPE_CHECKING:
     from crealux_core.rules.indicators import IndicatorsSpec
+    from crealux_core.rules.notifications import NotificationsSpec
 
 _ISO_DURATION = re.compile(
     r"^P(?!$)(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -532,6 +533,9 @@ class Rules(Frozen):
         default=None, description="orientation advice; None without rules/orientation.yaml"
     )
 
+    notifications: NotificationsSpec | None = Field(
+        default=None, description="notification routes; None without rules/notifications.yaml"
+    )
     indicators: IndicatorsSpec | None = Field(
         default=None, description="indicators and targets; None without rules/indicators.yaml"
     )

@@ -46,6 +46,9 @@ class Notification(SQLModel, table=True):
     digest_id: int | None = Field(default=None, foreign_key="notification.id", index=True)
     # When a failed or partial message is tried again (None: not again, or not failed).
     next_attempt_at: datetime | None = Field(default=None, index=True)
+    # Routed to the organisation's channels carrying this tag only (rules/notifications.yaml);
+    # None: all its channels.
+    channel_tag: str | None = Field(default=None, max_length=64)
 
 
 class DeliveryStatus(StrEnum):

@@ -22,6 +22,8 @@ class User(SQLModel, table=True):
     # the route they specialise in (an orientation route key: creation, training, ...).
     caseload_quota: int | None = Field(default=None, ge=0)
     speciality: str | None = Field(default=None, max_length=64)
+    # One message a day listing what was queued for them, instead of one message each.
+    digest: bool = False
 
 
 __all__ = ["Role", "User"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
 MASK = "***"
@@ -52,6 +53,10 @@ HOST_SCHEMES = frozenset(
     }
 )
 
+# An SMTP reply in an exception's text: (550, b'5.1.1 unknown user') or 550 5.1.1 ...
+_SMTP_REPLY = re.compile(r"\((\d{3}), b['\"]")
+# An HTTP status in Apprise's warning: "Failed to send JSON POST notification: ... error=500."
+_HTTP_STATUS = re.compile(r"error=(\d{3})\b")
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
 
 
@@ -111,3 +116,33 @@ def channel_id(url: str) -> str:
     A changed URL (a new token, a corrected address) is a new channel: a channel disabled for
     a bad URL does not stay disabled once the URL is fixed."""
     return hashlib.sha256(url.strip().encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ChannelResult:
+    """What one channel answered: taken, or not and why (`error`, URLs masked); a
+    `permanent` failure is one that trying again will not mend."""
+
+    ok: bool
+    permanent: bool = False
+    error: str = ""
+
+
+def is_permanent(error: str) -> bool:
+    """Tell whether a failure, by its text, will not pass by trying again later.
+
+    - An SMTP reply 5xx (550 unknown recipient, 553 sender refused, 535 authentication
+      refused) is permanent; 4xx (421 service not available, 450 mailbox busy) is not.
+    - An HTTP status 4xx (400, 401, 403, 404: a webhook gone or refused) is permanent, except
+      408 and 429; 5xx is not.
+    - Anything else (connection refused, a time-out, a name that does not resolve, the server
+      hanging up) is temporary: a server down comes back. Attempts are bounded anyway.
+    """
+    for found in _SMTP_REPLY.finditer(error):
+        if found.group(1).startswith("5"):
+            return True
+    for found in _HTTP_STATUS.finditer(error):
+        code = int(found.group(1))
+        if 400 <= code < 500 and code not in (408, 429):
+            return True
+    return False

@@ -7,6 +7,21 @@ organisation's first `mailto://` URL (its host, port, login and sender, with `to
 when they have no address, or their organisation no `mailto://` URL, to their organisation's
 channels instead, which `detail` says.
 
+Each channel is sent to on its own and what it answered is recorded (`NotificationDelivery`,
+one row per channel and attempt, committed right after the send). A message is sent when every
+channel took it, partial when some did, failed when none did. A temporary failure (a server
+down, a time-out, an SMTP 4xx, an HTTP 5xx) is tried again after BACKOFF, on the channels that
+did not take it only, up to MAX_ATTEMPTS attempts; a permanent one (Apprise refuses the URL,
+an SMTP 5xx, an HTTP 4xx, no channel at all, an organisation no longer in the rules) is never
+tried again and disables its channel (`NotificationChannel`), which later messages skip, saying
+why, until the coordinator enables it again (services/deliveries.py).
+
+Exactly once: the claim makes one dispatcher the sender of an attempt; before each channel
+after the first it checks the claim is still its own, and a channel recorded as having taken
+the message is never sent to again. The one window left: a dispatcher that dies after a
+channel took the message and before its row is committed; the claim is taken back after
+CLAIM_TIMEOUT and that channel gets the message a second time.
+
 An organisation with `digest: true` (a shared inbox) gets its messages once a day: they stay
 pending until the day's digest time, then one digest message lists them and, once it is sent,
 they are marked sent with it (see `dispatch_digests`).
@@ -14,9 +29,11 @@ they are marked sent with it (see `dispatch_digests`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -26,20 +43,53 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from crealux_core.domain import messages
-from crealux_core.models import Notification, NotificationStatus, Organisation, User
-from crealux_core.rules.specs import ChannelSpec, OrganisationSpec, Rules
-from crealux_core.services.ports import Notifier
+from crealux_core.domain.channels import ChannelResult, channel_id, mask_url, scheme_of
+from crealux_core.models import (
+    DeliveryStatus,
+    Notification,
+    NotificationChannel,
+    NotificationDelivery,
+    NotificationStatus,
+    Organisation,
+    User,
+)
+from crealux_core.rules.specs import OrganisationSpec, Rules
 
-MAX_ATTEMPTS = 5
+log = logging.getLogger(__name__)
+
+# After the n-th failed attempt, the next one comes BACKOFF[n - 1] later.
+BACKOFF = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=12),
+)
+MAX_ATTEMPTS = len(BACKOFF) + 1
 CLAIM_TIMEOUT = timedelta(minutes=5)
 MAIL_SCHEMES = ("mailto", "mailtos")
+NO_CHANNEL = "-"  # the channel of a message that has none to go to
+NO_CHANNEL_LABEL = "(aucun canal)"
+
+
+class ChannelNotifier(Protocol):
+    def send_channel(
+        self, *, url: str, title: str, body: str, html: str | None = None
+    ) -> ChannelResult:
+        """Send a message to one Apprise URL: the HTML to an e-mail address (when given), the
+        plain text to other channels; say what it answered."""
+        ...
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
     status = col(Notification.status)
     return or_(
         status == NotificationStatus.PENDING,
-        and_(status == NotificationStatus.FAILED, col(Notification.attempts) < MAX_ATTEMPTS),
+        and_(
+            status.in_((NotificationStatus.FAILED, NotificationStatus.PARTIAL)),
+            col(Notification.next_attempt_at) <= now,
+            col(Notification.attempts) < MAX_ATTEMPTS,
+        ),
         and_(
             status == NotificationStatus.SENDING,
             col(Notification.claimed_at) < now - CLAIM_TIMEOUT,
@@ -59,6 +109,14 @@ def _claim(session: Session, notification_id: int, now: datetime) -> bool:
     )
     session.commit()
     return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def _still_mine(session: Session, notification_id: int, attempt: int) -> bool:
+    """Tell whether this attempt's claim holds (nobody took it back after a time-out)."""
+    row = session.execute(
+        select(Notification.status, Notification.attempts).where(Notification.id == notification_id)
+    ).one_or_none()
+    return row is not None and row[0] == NotificationStatus.SENDING and row[1] == attempt
 
 
 def _digest_organisation_ids(session: Session, rules: Rules) -> list[int]:
@@ -100,11 +158,21 @@ def personal_mail_url(urls: Sequence[str], address: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Route:
+    """Where a message goes: its organisation's key, the URLs of its channels (one person's
+    e-mail alone, for a message to them), a word on where it went, and, when it cannot go
+    anywhere, why (`problem`, permanent)."""
+
+    organisation_key: str
+    urls: tuple[str, ...]
+    where: str
+    problem: str | None = None
+
+
 def _route(
-    session: Session, rules: Rules, notification: Notification
-) -> tuple[OrganisationSpec | None, str]:
-    """Return the channels a message goes to (an organisation's, or one person's e-mail as the
-    only channel) and a word on where it went."""
+    session: Session, rules: Rules, notification: Notification, keys: dict[int, str]
+) -> Route:
     organisation_id = notification.organisation_id
     user = (
         session.get(User, notification.recipient_user_id)
@@ -113,18 +181,22 @@ def _route(
     )
     if user is not None:
         organisation_id = user.organisation_id
-    organisation = session.get(Organisation, organisation_id)
-    spec = rules.organisations.get(organisation.key) if organisation else None
+    key = keys.get(organisation_id, "?")
+    spec = rules.organisations.get(key)
     if spec is None:
-        return None, "organisation no longer in the rules"
+        problem = "organisation absente des règles"
+        return Route(key, (), f"organisation {key}: no longer in the rules", problem)
+    if not spec.urls:
+        return Route(key, (), f"organisation {key}", "aucun canal configuré")
     if user is None:
-        return spec, f"organisation {spec.key}"
+        return Route(key, spec.urls, f"organisation {key}")
     if not user.email:
-        return spec, f"organisation {spec.key}: {user.username} has no e-mail address"
+        return Route(key, spec.urls, f"organisation {key}: {user.username} has no e-mail address")
     url = personal_mail_url(spec.urls, user.email)
     if url is None:
-        return spec, f"organisation {spec.key}: it has no mailto:// URL to send e-mail through"
-    return spec.model_copy(update={"notify": (ChannelSpec(url=url),)}), user.email
+        where = f"organisation {key}: it has no mailto:// URL to send e-mail through"
+        return Route(key, spec.urls, where)
+    return Route(key, (url,), user.email)
 
 
 def _html_of(notification: Notification) -> str:
@@ -136,22 +208,287 @@ def _html_of(notification: Notification) -> str:
 class Dispatched:
     sent: int
     failed: int
+    partial: int = 0
+
+
+@dataclass
+class _Dispatch:
+    """What one dispatch call reads once: organisation keys, disabled channels."""
+
+    keys: dict[int, str]
+    disabled: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, session: Session) -> _Dispatch:
+        keys = {
+            ident: key
+            for ident, key in session.execute(select(Organisation.id, Organisation.key)).all()
+            if ident is not None
+        }
+        disabled = session.execute(
+            select(
+                NotificationChannel.organisation_key,
+                NotificationChannel.channel_id,
+                NotificationChannel.reason,
+            ).where(col(NotificationChannel.disabled_at).is_not(None))
+        ).all()
+        session.rollback()  # end the read: each send below runs in its own short transactions
+        return cls(keys, {(org, ident): reason or "" for org, ident, reason in disabled})
+
+
+def _disable(
+    session: Session,
+    state: _Dispatch,
+    *,
+    organisation_key: str,
+    ident: str,
+    label: str,
+    service: str,
+    reason: str,
+    now: datetime,
+) -> None:
+    """Disable a channel after a permanent failure (once: the first reason stays)."""
+    state.disabled[(organisation_key, ident)] = reason
+    existing = session.exec(
+        select(NotificationChannel).where(
+            NotificationChannel.organisation_key == organisation_key,
+            NotificationChannel.channel_id == ident,
+        )
+    ).first()
+    if existing is None:
+        session.add(
+            NotificationChannel(
+                organisation_key=organisation_key,
+                channel_id=ident,
+                channel_label=label[:300],
+                service=service,
+                disabled_at=now,
+                reason=reason[:500],
+            )
+        )
+        try:
+            session.commit()
+            return
+        except IntegrityError:  # another dispatcher made it meanwhile: disable that one
+            session.rollback()
+    session.execute(
+        update(NotificationChannel)
+        .where(
+            col(NotificationChannel.organisation_key) == organisation_key,
+            col(NotificationChannel.channel_id) == ident,
+            col(NotificationChannel.disabled_at).is_(None),
+        )
+        .values(disabled_at=now, reason=reason[:500], channel_label=label[:300])
+    )
+    session.commit()
+    log.warning("channel %s of %s disabled: %s", label, organisation_key, reason)
+
+
+def _deliver(
+    session: Session,
+    rules: Rules,
+    notifier: ChannelNotifier,
+    state: _Dispatch,
+    notification: Notification,
+    now: datetime,
+) -> NotificationStatus | None:
+    """Send a claimed message to each of its channels that has not taken it yet and record
+    what each answered; return the message's status, or None when its claim was taken back
+    meanwhile (the one who took it finishes it)."""
+    notification_id, attempt = notification.id or 0, notification.attempts
+    title, body, html = notification.title, notification.body, _html_of(notification)
+    is_digest = notification.is_digest
+    route = _route(session, rules, notification, state.keys)
+    org = route.organisation_key
+
+    def record(
+        ident: str, label: str, service: str, status: DeliveryStatus, error: str, permanent: bool
+    ) -> None:
+        session.add(
+            NotificationDelivery(
+                notification_id=notification_id,
+                organisation_key=org,
+                channel_id=ident,
+                channel_label=label[:300],
+                service=service[:32],
+                status=status,
+                permanent=permanent,
+                error=error[:500] or None,
+                attempt=attempt,
+                at=now,
+            )
+        )
+        session.commit()
+
+    if route.problem is not None:
+        record(NO_CHANNEL, NO_CHANNEL_LABEL, "", DeliveryStatus.FAILURE, route.problem, True)
+        if (org, NO_CHANNEL) not in state.disabled:
+            _disable(
+                session,
+                state,
+                organisation_key=org,
+                ident=NO_CHANNEL,
+                label=NO_CHANNEL_LABEL,
+                service="",
+                reason=route.problem,
+                now=now,
+            )
+        return _finish(
+            session,
+            notification_id,
+            attempt,
+            taken=0,
+            channels=1,
+            temporary=False,
+            errors=[route.problem],
+            where=route.where,
+            now=now,
+            is_digest=is_digest,
+        )
+    taken_before: set[str] = set()
+    if attempt > 1:
+        taken_before = {
+            ident
+            for ident in session.exec(
+                select(NotificationDelivery.channel_id).where(
+                    NotificationDelivery.notification_id == notification_id,
+                    NotificationDelivery.status == DeliveryStatus.SUCCESS,
+                )
+            ).all()
+        }
+    taken, temporary, errors, sends = 0, False, [], 0
+    for url in route.urls:
+        ident, label, service = channel_id(url), mask_url(url), scheme_of(url)
+        if ident in taken_before:
+            taken += 1
+            continue
+        reason = state.disabled.get((org, ident))
+        if reason is not None:
+            error = f"canal désactivé : {reason}"
+            record(ident, label, service, DeliveryStatus.SKIPPED, error, True)
+            errors.append(f"{label}: {error}")
+            continue
+        if sends and not _still_mine(session, notification_id, attempt):
+            log.warning(
+                "notification %s: claim taken back during attempt %s", notification_id, attempt
+            )
+            return None
+        sends += 1
+        result = notifier.send_channel(url=url, title=title, body=body, html=html)
+        if result.ok:
+            record(ident, label, service, DeliveryStatus.SUCCESS, "", False)
+            taken += 1
+            continue
+        record(ident, label, service, DeliveryStatus.FAILURE, result.error, result.permanent)
+        errors.append(f"{label}: {result.error}")
+        log.warning("notification %s to %s failed: %s", notification_id, label, result.error)
+        if result.permanent:
+            _disable(
+                session,
+                state,
+                organisation_key=org,
+                ident=ident,
+                label=label,
+                service=service,
+                reason=result.error,
+                now=now,
+            )
+        else:
+            temporary = True
+    return _finish(
+        session,
+        notification_id,
+        attempt,
+        taken=taken,
+        channels=len(route.urls),
+        temporary=temporary,
+        errors=errors,
+        where=route.where,
+        now=now,
+        is_digest=is_digest,
+    )
+
+
+def _finish(
+    session: Session,
+    notification_id: int,
+    attempt: int,
+    *,
+    taken: int,
+    channels: int,
+    temporary: bool,
+    errors: list[str],
+    where: str,
+    now: datetime,
+    is_digest: bool = False,
+) -> NotificationStatus:
+    """Record a message's status after an attempt, and when it is tried again, if it is.
+
+    A digest's messages go with it, in the same transaction: sent when it is; when it is not
+    tried again, partly sent with it when some channel took it, or else handed back to the
+    next day's digest."""
+    if taken == channels:
+        status = NotificationStatus.SENT
+    elif taken:
+        status = NotificationStatus.PARTIAL
+    else:
+        status = NotificationStatus.FAILED
+    again = status is not NotificationStatus.SENT and temporary and attempt < MAX_ATTEMPTS
+    session.execute(
+        update(Notification)
+        .where(
+            col(Notification.id) == notification_id,
+            col(Notification.attempts) == attempt,
+            col(Notification.status) == NotificationStatus.SENDING,
+        )
+        .values(
+            status=status,
+            sent_at=now if status is NotificationStatus.SENT else None,
+            last_error="; ".join(errors)[:500] or None,
+            detail=where[:300],
+            next_attempt_at=now + BACKOFF[attempt - 1] if again else None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if is_digest:
+        carried = update(Notification).where(col(Notification.digest_id) == notification_id)
+        detail = f"in digest {notification_id}"
+        if status is NotificationStatus.SENT:
+            carried = carried.values(status=status, sent_at=now, detail=detail)
+        elif taken:  # some channel took it: never sent to that one again
+            carried = carried.values(status=status, detail=detail)
+        else:  # the next day's digest carries them
+            carried = carried.values(digest_id=None)
+        if status is NotificationStatus.SENT or not again:
+            session.execute(carried.execution_options(synchronize_session=False))
+    session.commit()
+    return status
+
+
+def _count(counts: Dispatched, status: NotificationStatus | None) -> Dispatched:
+    if status is None:
+        return counts
+    return Dispatched(
+        sent=counts.sent + (status is NotificationStatus.SENT),
+        failed=counts.failed + (status is NotificationStatus.FAILED),
+        partial=counts.partial + (status is NotificationStatus.PARTIAL),
+    )
 
 
 def dispatch_notifications(
     *,
     session: Session,
     rules: Rules,
-    notifier: Notifier,
+    notifier: ChannelNotifier,
     now: datetime,
     pathway_run_id: int | None = None,
     notification_id: int | None = None,
     queued_before: datetime | None = None,
     limit: int = 200,
 ) -> Dispatched:
-    """Send what is queued (for one pathway, one notification, or all; with `queued_before`,
-    only what has waited since then); return how many were sent and failed. What waits for
-    an organisation's digest is left to `dispatch_digests`."""
+    """Send what is queued or due again (for one pathway, one notification, or all; with
+    `queued_before`, only what has waited since then); return how many were sent, failed and
+    partly sent. What waits for an organisation's digest is left to `dispatch_digests`."""
     query = (
         select(Notification.id)
         .where(_claimable(now), _sent_one_by_one(_digest_organisation_ids(session, rules)))
@@ -163,37 +500,18 @@ def dispatch_notifications(
         query = query.where(Notification.pathway_run_id == pathway_run_id)
     if notification_id is not None:
         query = query.where(Notification.id == notification_id)
-    sent = failed = 0
-    for notification_id in session.exec(query.limit(limit)).all():
+    due = session.exec(query.limit(limit)).all()
+    counts = Dispatched(0, 0)
+    if not due:
+        return counts
+    state = _Dispatch.read(session)
+    for notification_id in due:
         if notification_id is None or not _claim(session, notification_id, now):
             continue
         notification = session.get(Notification, notification_id, populate_existing=True)
         assert notification is not None
-        spec, where = _route(session, rules, notification)
-        if spec is None:
-            ok, detail = False, where
-        else:
-            result = notifier.send(
-                organisation=spec,
-                title=notification.title,
-                body=notification.body,
-                html=_html_of(notification),
-            )
-            ok, detail = result.ok, result.detail
-        _record(session, notification, ok=ok, error=detail, where=where, now=now)
-        sent, failed = sent + ok, failed + (not ok)
-    return Dispatched(sent=sent, failed=failed)
-
-
-def _record(
-    session: Session, notification: Notification, *, ok: bool, error: str, where: str, now: datetime
-) -> None:
-    notification.status = NotificationStatus.SENT if ok else NotificationStatus.FAILED
-    notification.sent_at = now if ok else None
-    notification.last_error = None if ok else error[:500]
-    notification.detail = where[:300]
-    session.add(notification)
-    session.commit()
+        counts = _count(counts, _deliver(session, rules, notifier, state, notification, now))
+    return counts
 
 
 def queued_notifications(
@@ -295,37 +613,30 @@ def _gather(
 
 
 def _send_digest(
-    session: Session, rules: Rules, notifier: Notifier, digest_id: int, now: datetime
-) -> bool | None:
-    """Send a claimed digest; mark what it carries sent with it, or, once it has failed for
-    good, give its messages back to the next digest. None if another sender has it."""
+    session: Session,
+    rules: Rules,
+    notifier: ChannelNotifier,
+    state: _Dispatch,
+    digest_id: int,
+    now: datetime,
+) -> NotificationStatus | None:
+    """Send a digest (`_finish` marks what it carries with it). None if another sender has
+    it."""
     if not _claim(session, digest_id, now):
         return None
     digest = session.get(Notification, digest_id, populate_existing=True)
     assert digest is not None
-    spec, where = _route(session, rules, digest)
-    if spec is None:
-        ok, error = False, where
-    else:
-        result = notifier.send(
-            organisation=spec, title=digest.title, body=digest.body, html=_html_of(digest)
-        )
-        ok, error = result.ok, result.detail
-    carried = update(Notification).where(col(Notification.digest_id) == digest_id)
-    if ok:
-        session.execute(
-            carried.values(
-                status=NotificationStatus.SENT, sent_at=now, detail=f"in digest {digest_id}"
-            ).execution_options(synchronize_session=False)
-        )
-    elif digest.attempts >= MAX_ATTEMPTS:
-        session.execute(carried.values(digest_id=None).execution_options(synchronize_session=False))
-    _record(session, digest, ok=ok, error=error, where=where, now=now)
-    return ok
+    return _deliver(session, rules, notifier, state, digest, now)
 
 
 def dispatch_digests(
-    *, session: Session, rules: Rules, notifier: Notifier, now: datetime, at: time, timezone: str
+    *,
+    session: Session,
+    rules: Rules,
+    notifier: ChannelNotifier,
+    now: datetime,
+    at: time,
+    timezone: str,
 ) -> Dispatched:
     """Once the day's digest time (`at`, local to `timezone`) has come, queue one digest per
     organisation that asks for one and has messages waiting, and send the digests that are
@@ -349,11 +660,12 @@ def dispatch_digests(
         .where(col(Notification.is_digest).is_(True), _claimable(now))
         .order_by(col(Notification.id))
     ).all()
-    sent = failed = 0
+    counts = Dispatched(0, 0)
+    if not due:
+        return counts
+    state = _Dispatch.read(session)
     for digest_id in due:
-        if digest_id is None:
-            continue
-        ok = _send_digest(session, rules, notifier, digest_id, now)
-        if ok is not None:
-            sent, failed = sent + ok, failed + (not ok)
-    return Dispatched(sent=sent, failed=failed)
+        if digest_id is not None:
+            status = _send_digest(session, rules, notifier, state, digest_id, now)
+            counts = _count(counts, status)
+    return counts

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from crealux_core.domain.channels import channel_id, mask_url, mask_urls_in, scheme_of
+from crealux_core.domain.channels import (
+    channel_id,
+    is_permanent,
+    mask_url,
+    mask_urls_in,
+    scheme_of,
+)
 
 
 @pytest.mark.parametrize(
@@ -56,3 +62,20 @@ def test_channel_id_is_stable_and_hides_the_url() -> None:
     assert channel_id(url) != channel_id(url + "2")
     assert len(channel_id(url)) == 16 and "SECRET" not in channel_id(url)
     assert scheme_of("MailTos://x") == "mailtos" and scheme_of("x") == ""
+
+
+@pytest.mark.parametrize(
+    ("error", "permanent"),
+    [
+        ("Socket Exception: [Errno 111] Connection refused", False),
+        ("Socket Exception: {'x@y.be': (550, b'5.1.1 unknown user')}", True),
+        ("Socket Exception: (535, b'5.7.8 Authentication credentials invalid')", True),
+        ("Socket Exception: (421, b'4.3.2 Service not available')", False),
+        ("Failed to send JSON POST notification: Internal Server Error - error=500.", False),
+        ("Failed to send JSON POST notification: Not Found - error=404.", True),
+        ("Failed to send JSON POST notification: error=429.", False),
+        ("Socket Exception: timed out", False),
+    ],
+)
+def test_what_makes_a_failure_permanent(error: str, permanent: bool) -> None:
+    assert is_permanent(error) is permanent

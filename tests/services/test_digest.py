@@ -16,6 +16,7 @@ from crealux_core.notify import AppriseNotifier
 from crealux_core.rules import Rules
 from crealux_core.runtime import Runtime
 from crealux_core.services.notifications import (
+    BACKOFF,
     MAX_ATTEMPTS,
     Dispatched,
     digest_moment,
@@ -157,8 +158,10 @@ def test_a_digest_that_fails_for_good_hands_its_messages_to_the_next_day(
     rules = rules_for(settings.smtp_port)
     walk_to_training(session, rules, enroll)
     unreachable = rules_for(free_port())
-    for attempt in range(MAX_ATTEMPTS + 1):
-        digests_at(session, unreachable, DIGEST_AT + timedelta(minutes=attempt))
+    moment = DIGEST_AT
+    for wait in (*BACKOFF, timedelta(hours=1)):  # each retry when it is due, then one more
+        digests_at(session, unreachable, moment)
+        moment += wait
     step, given_up = inbox_messages(session)
     assert given_up.status is NotificationStatus.FAILED and given_up.attempts == MAX_ATTEMPTS
     assert step.status is NotificationStatus.PENDING and step.digest_id is None

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -8,7 +8,13 @@ from sqlmodel import Session, select
 from crealux_core.models import Notification, NotificationStatus
 from crealux_core.notify import AppriseNotifier
 from crealux_core.rules import Rules, load_rules
-from crealux_core.services.notifications import MAX_ATTEMPTS, _claim, dispatch_notifications
+from crealux_core.services.notifications import (
+    BACKOFF,
+    MAX_ATTEMPTS,
+    Dispatched,
+    _claim,
+    dispatch_notifications,
+)
 from crealux_core.settings import REPO_RULES_DIR, Settings
 from tests.conftest import T0, free_port
 from tests.smtp import SmtpSink
@@ -35,21 +41,30 @@ def test_a_step_opening_emails_its_organisation_once(
     assert "Sophie" not in body  # names stay in the database
 
 
-def test_a_failed_send_is_retried_then_given_up(session: Session, enroll) -> None:
+def test_a_failed_send_is_retried_with_backoff_then_given_up(session: Session, enroll) -> None:
     enroll()
-    rules = rules_for(free_port())  # nothing listens there
-    for attempt in range(1, MAX_ATTEMPTS + 2):
-        dispatch_notifications(
-            session=session,
-            rules=rules,
-            notifier=AppriseNotifier(),
-            now=T0 + timedelta(minutes=attempt),
-        )
+    rules = rules_for(free_port())  # nothing listens there: a temporary failure
+
+    def failed_at(moment: datetime) -> int:
+        return dispatch_notifications(
+            session=session, rules=rules, notifier=AppriseNotifier(), now=moment
+        ).failed
+
+    moment = T0
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        assert failed_at(moment) == 1
+        if attempt < MAX_ATTEMPTS:
+            assert failed_at(moment + BACKOFF[attempt - 1] - timedelta(seconds=1)) == 0
+            moment += BACKOFF[attempt - 1]
+    assert dispatch_notifications(
+        session=session, rules=rules, notifier=AppriseNotifier(), now=moment + timedelta(days=2)
+    ) == Dispatched(0, 0)
     session.expire_all()
     [notification] = session.exec(select(Notification)).all()
     assert notification.status is NotificationStatus.FAILED
     assert notification.attempts == MAX_ATTEMPTS
-    assert notification.last_error
+    assert notification.next_attempt_at is None
+    assert notification.last_error and "Connection refused" in notification.last_error
 
 
 def test_two_senders_cannot_claim_the_same_notification(engine: Engine, enroll) -> None:

@@ -822,6 +822,9 @@ class Closed:
     not_on_step: dict[int, str] = field(default_factory=dict)  # enrolment id -> where they are
     failed: dict[int, str] = field(default_factory=dict)  # enrolment id -> error
     woken: int = 0
+    # (pathway run id, decision event id) of each pathway moved on now, to wake its flow run
+    # later when no orchestrator was given (the dashboard wakes them from a thread).
+    moved: list[tuple[int, int]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -999,6 +1002,7 @@ def _move_on(
         result.failed[enrolment_id] = str(error) or type(error).__name__
         return
     result.decided.append(enrolment_id)
+    result.moved.append((recorded.event.pathway_run_id, recorded.event.id or 0))
     if after_commit(session, recorded, orchestrator).woken:
         result.woken += 1
 

@@ -242,7 +242,7 @@ def test_a_channel_given_twice_is_refused_masked(rules_dir: Path) -> None:
     problems = refused(rules_dir, {**ENV, "SMTP_PASSWORD": "hunter2-secret"})
     [problem] = problems
     assert problem.path == (*FOREM, "notify", 1)
-    assert problem.line == line_of(file, "example.org\", tags: [referrals]}")
+    assert problem.line == line_of(file, 'example.org", tags: [referrals]}')
     assert "the same channel as notify[0] (mailtos://***@smtp.example.org?to=***)" in (
         problem.message
     )

@@ -421,7 +421,7 @@ def _finish(
     where: str,
     now: datetime,
     is_digest: bool = False,
-) -> NotificationStatus:
+) -> NotificationStatus | None:
     """Record a message's status after an attempt, and when it is tried again, if it is.
 
     A digest's messages go with it, in the same transaction: sent when it is; when it is not
@@ -434,7 +434,7 @@ def _finish(
     else:
         status = NotificationStatus.FAILED
     again = status is not NotificationStatus.SENT and temporary and attempt < MAX_ATTEMPTS
-    session.execute(
+    finished = session.execute(
         update(Notification)
         .where(
             col(Notification.id) == notification_id,
@@ -461,6 +461,9 @@ def _finish(
             carried = carried.values(digest_id=None)
         if status is NotificationStatus.SENT or not again:
             session.execute(carried.execution_options(synchronize_session=False))
+    if getattr(finished, "rowcount", 0) != 1:  # taken back meanwhile: the other one finishes
+        session.rollback()
+        return None
     session.commit()
     return status
 

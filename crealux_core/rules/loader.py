@@ -195,18 +195,24 @@ def _substitute(text: str, env: Mapping[str, str]) -> str:
     return _VARIABLE.sub(substitute, text)
 
 
-def _expand(value: Any, env: Mapping[str, str], document: _Document, path: YamlPath) -> Any:
+def _expand(
+    value: Any, env: Mapping[str, str], document: _Document, path: YamlPath, problems: list[Problem]
+) -> Any:
     """Replace ${NAME}, ${NAME:-default} (from `env`) and ${file:/path} (a file's content) in
-    strings; an unset variable or an unreadable file is refused with its file, line and path."""
+    strings; an unset variable or an unreadable file is added to `problems` with its file, line
+    and path (and the string is left as it was)."""
     if isinstance(value, str):
         try:
             return _substitute(value, env)
         except _Unresolved as error:
-            raise RulesError([document.problem(path, str(error))]) from None
+            problems.append(document.problem(path, str(error)))
+            return value
     if isinstance(value, list):
-        return [_expand(item, env, document, (*path, i)) for i, item in enumerate(value)]
+        return [_expand(item, env, document, (*path, i), problems) for i, item in enumerate(value)]
     if isinstance(value, dict):
-        return {key: _expand(item, env, document, (*path, key)) for key, item in value.items()}
+        return {
+            key: _expand(item, env, document, (*path, key), problems) for key, item in value.items()
+        }
     return value
 
 
@@ -316,8 +322,12 @@ def _load_organisations(
         if written:
             problems += written
             continue
+        unresolved: list[Problem] = []
+        expanded = _expand({"key": key, **body}, env, document, path, unresolved)
+        if unresolved:
+            problems += unresolved
+            continue
         try:
-            expanded = _expand({"key": key, **body}, env, document, path)
             spec = _validate(document, OrganisationSpec, expanded, path)
         except RulesError as error:
             problems += error.problems

@@ -269,3 +269,15 @@ def test_every_organisation_s_problems_are_reported_at_once(rules_dir: Path) -> 
         ("organisations", "promotion-sociale-marche", "offers", "self-confidence"),
         ("organisations", "challenge", "offers", "Test"),
     }
+
+
+def test_every_unresolved_reference_of_an_organisation_is_reported(rules_dir: Path) -> None:
+    forem_channel(
+        rules_dir,
+        '"mailtos://crealux:${file:/nonexistent/smtp}@smtp.example.org"',
+        '{url: "msteams://${FOREM_TEAMS}", tags: [referrals]}',
+    )
+    assert [(p.path, p.message) for p in refused(rules_dir)] == [
+        ((*FOREM, "notify", 0), "secret file /nonexistent/smtp not found"),
+        ((*FOREM, "notify", 1, "url"), "variable ${FOREM_TEAMS} is not set"),
+    ]

@@ -112,7 +112,7 @@ def partners_list(
     as_user: AsUser = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """List the partner organisations by kind, with their offers and staff."""
+    """List the partner organisations by kind: key, kind, name (* your own) and offers."""
     from crealux.cli import _actor, _echo_json, _instance, _reported, _require_actor
     from crealux_core.services.organisations import list_partners, parse_kind
 

@@ -24,7 +24,8 @@ from crealux_core.models import (
     StepRun,
     User,
 )
-from crealux_core.rules.specs import StepSpec
+from crealux_core.rules.specs import Rules, StepSpec
+from crealux_core.services import routing
 from crealux_core.services.lookup import get_row
 
 
@@ -100,24 +101,24 @@ def step_closed(
 
 
 def pathway_ended(
-    session: Session, *, run: PathwayRun, reason: str, now: datetime, dashboard_url: str
+    session: Session,
+    *,
+    run: PathwayRun,
+    reason: str,
+    now: datetime,
+    dashboard_url: str,
+    rules: Rules | None = None,
 ) -> None:
-    """Queue what an ended pathway tells: the participant's advisor."""
-    participant = get_row(session, Participant, run.participant_id)
-    advisor = get_row(session, User, participant.advisor_id)
-    queue_for_user(
+    """Queue what an ended pathway tells (services/routing.py: the participant's advisor
+    by default); without `rules`, the built-in route."""
+    routing.queue_pathway_ended(
         session,
-        key=f"pathway-ended:{run.id}",
-        user=advisor,
-        pathway_run_id=run.id,
-        message=messages.pathway_ended(
-            participant_reference=participant.reference,
-            reason=reason,
-            ended_at=now,
-            dashboard_url=dashboard_url,
-            participant_id=participant.id or 0,
-        ),
+        rules=rules,
+        participant=get_row(session, Participant, run.participant_id),
+        pathway_run_id=run.id or 0,
+        reason=reason,
         now=now,
+        dashboard_url=dashboard_url,
     )
 
 

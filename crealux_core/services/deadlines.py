@@ -110,34 +110,39 @@ class _Recipient:
 
 
 def _recipients(
-    kind: str, step_run: StepRun, assignee: User | None, coordinator_id: int | None
-) -> list[_Recipient]:
-    """A reminder goes to the step's advisor (its assignee) or else its organisation; an
+    session: Session,
+    *,
+    kind: str,
+    rows: Sequence[tuple[StepRun, PathwayRun, Participant, User | None]],
+    definitions: _Definitions,
+    coordinator_id: int | None,
+    dashboard_url: str,
+    now: datetime,
+) -> list[Notification]:
+    """Return the messages of the claimed steps: one per recipient of step_due_soon (a
+    reminder) or step_overdue (an escalation), as services/routing.py routes them. By
+    default a reminder goes to the step's advisor (its assignee) or else its organisation; an
     escalation to the coordination, and the advisor is told their step is overdue."""
-    ident = step_run.id
-    if kind == "reminder":
-        if assignee is not None:
-            return [
-                _Recipient(
-                    f"reminder:{ident}",
-                    messages.step_reminder,
-                    assignee.organisation_id,
-                    assignee.id,
-                )
-            ]
-        return [_Recipient(f"reminder:{ident}", messages.step_reminder, step_run.organisation_id)]
-    told = [
-        _Recipient(
-            f"escalation:{ident}",
-            messages.step_escalated,
-            coordinator_id or step_run.organisation_id,
-        )
-    ]
-    if assignee is not None:
-        told.append(
-            _Recipient(
-                f"overdue:{ident}", messages.step_overdue, assignee.organisation_id, assignee.id
-            )
+    from crealux_core.services import routing  # routing reads what events writes
+
+    found = routing.lookups(session, coordinator_id)
+    told: list[Notification] = []
+    for step_run, run, participant, assignee in rows:
+        definition = definitions.of(run)
+        if definition is None or step_run.step_key not in definition.steps:
+            continue
+        told += routing.step_deadline_rows(
+            session,
+            rules=definitions.rules,
+            kind=kind,
+            participant=participant,
+            pathway_run_id=run.id or 0,
+            step_run=step_run,
+            step=definition.step(step_run.step_key),
+            assignee=assignee,
+            now=now,
+            dashboard_url=dashboard_url,
+            lookups=found,
         )
     return told
 
@@ -152,43 +157,43 @@ def _notify(
     dashboard_url: str,
     now: datetime,
 ) -> None:
-    """Queue the messages of the claimed steps (see `_recipients`)."""
+    """Queue the messages of the claimed steps (see `_recipients`), in one insert."""
+    if not step_ids:
+        return
     rows = session.exec(
-        select(StepRun, PathwayRun, Participant.id, User)
+        select(StepRun, PathwayRun, Participant, User)
         .join(PathwayRun, col(StepRun.pathway_run_id) == col(PathwayRun.id))
         .join(Participant, col(PathwayRun.participant_id) == col(Participant.id))
         .outerjoin(User, col(StepRun.assignee_id) == col(User.id))
         .where(col(StepRun.id).in_(step_ids))
     ).all()
-    values = []
-    for step_run, run, participant_id, assignee in rows:
-        definition = definitions.of(run)
-        if definition is None or step_run.step_key not in definition.steps:
-            continue
-        for recipient in _recipients(kind, step_run, assignee, coordinator_id):
-            message = recipient.compose(
-                step=definition.step(step_run.step_key),
-                participant_reference=f"P-{participant_id:05d}",
-                due_at=step_run.due_at,
-                dashboard_url=dashboard_url,
-                step_run_id=step_run.id,
-            )
-            values.append(
-                {
-                    "event_key": recipient.key,
-                    "organisation_id": recipient.organisation_id,
-                    "recipient_user_id": recipient.user_id,
-                    "pathway_run_id": run.id,
-                    "title": message.title,
-                    "body": message.body,
-                    "html": message.html or None,
-                    "link": message.link,
-                    "status": NotificationStatus.PENDING,
-                    "attempts": 0,
-                    "created_at": now,
-                    "is_digest": False,
-                }
-            )
+    told = _recipients(
+        session,
+        kind=kind,
+        rows=rows,
+        definitions=definitions,
+        coordinator_id=coordinator_id,
+        dashboard_url=dashboard_url,
+        now=now,
+    )
+    values = [
+        {
+            "event_key": row.event_key,
+            "organisation_id": row.organisation_id,
+            "recipient_user_id": row.recipient_user_id,
+            "pathway_run_id": row.pathway_run_id,
+            "title": row.title,
+            "body": row.body,
+            "html": row.html,
+            "link": row.link,
+            "status": NotificationStatus.PENDING,
+            "attempts": 0,
+            "created_at": now,
+            "is_digest": False,
+            "channel_tag": row.channel_tag,
+        }
+        for row in told
+    ]
     if values:
         session.execute(insert(Notification), values)
 

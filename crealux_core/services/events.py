@@ -136,6 +136,8 @@ def _queue(
     message: messages.Message,
     now: datetime,
 ) -> None:
+    """Queue a message to an organisation's channels as it is (routed messages, one per
+    recipient, are made by services/routing.py)."""
     session.add(
         Notification(
             event_key=key,
@@ -167,20 +169,19 @@ def _open(
     step_run.escalate_at, step_run.overdue_at = times.escalate_at, times.overdue_at
     session.add(step_run)
     session.flush()
-    participant = get_row(session, Participant, run.participant_id)
-    _queue(
+    # Who is told, and how: services/routing.py (step_opened, or checkpoint_due). `_open` is
+    # not handed the rules yet, so the built-in route speaks (the same recipients).
+    from crealux_core.services import routing  # routing reads what events writes
+
+    routing.queue_step_opened(
         session,
-        key=f"step-opened:{step_run.id}",
-        organisation_id=step_run.organisation_id,
-        pathway_run_id=run.id,
-        message=messages.step_opened(
-            step=step,
-            participant_reference=participant.reference,
-            due_at=step_run.due_at,
-            dashboard_url=dashboard_url,
-            step_run_id=step_run.id,
-        ),
+        rules=None,
+        participant=get_row(session, Participant, run.participant_id),
+        pathway_run_id=run.id or 0,
+        step_run=step_run,
+        step=step,
         now=now,
+        dashboard_url=dashboard_url,
     )
 
 

@@ -88,6 +88,10 @@ def sign_in_pages() -> list[st.Page]:
         "pilotage",
         "indicateurs",
         "import",
+        "orientations",
+        "formations",
+        "partenaires",
+        "envois",
     ]
     return [
         st.Page(context.SIGN_IN_PAGE, title="Connexion", url_path="connexion", default=True),

@@ -23,8 +23,10 @@ from typing import Literal
 import streamlit as st
 
 from crealux_core import clock
-from crealux_core.models import Role, User
+from crealux_core.models import User
 from crealux_core.runtime import Runtime
+from crealux_core.services import policy
+from crealux_core.services.policy import Action
 from crealux_core.services.users import active_user
 from crealux_core.settings import Settings
 
@@ -237,12 +239,12 @@ def current() -> Context:
 
 def may_enroll(user: User) -> bool:
     """Advisors enrol the participants they will follow; the coordinator enrols and assigns."""
-    return user.role in (Role.ADVISOR, Role.COORDINATOR)
+    return policy.can(user, Action.ENROL_PARTICIPANTS)
 
 
 def may_watch_pathways(user: User) -> bool:
     """Only the coordinator sees the stuck pathways and the services, and relaunches them."""
-    return user.role is Role.COORDINATOR
+    return policy.can(user, Action.READ_PIPELINE)
 
 
 def flash(kind: FlashKind, text: str) -> None:

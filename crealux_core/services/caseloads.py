@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, func, select
 
 from crealux_core.models import Participant, PathwayRun, PathwayStatus, Role, User
-from crealux_core.services import events, notices
+from crealux_core.services import events, notices, policy
 from crealux_core.services.errors import Forbidden, InvalidInput
 from crealux_core.services.lookup import get_row
+from crealux_core.services.policy import Action
 from crealux_core.services.steps import clean_note
 
 # What a participant's expectation at the first reception says about the speciality they need.
@@ -111,7 +112,7 @@ def set_profile(
     speciality: str | None,
 ) -> User:
     """Set an advisor's quota and speciality (the coordinator only)."""
-    if actor.role is not Role.COORDINATOR:
+    if not policy.can(actor, Action.MANAGE_CASELOADS):
         raise Forbidden(f"{actor.username} may not change caseload quotas")
     advisor = get_row(session, User, advisor_id)
     if advisor.role is not Role.ADVISOR:
@@ -142,7 +143,7 @@ def transfer_participants(
 
     The coordinator may move anyone's; an advisor may hand over their own participants.
     """
-    if actor.role is not Role.COORDINATOR and actor.id != from_advisor_id:
+    if not policy.can(actor, Action.MANAGE_CASELOADS) and actor.id != from_advisor_id:
         raise Forbidden(f"{actor.username} may not move another advisor's participants")
     colleague = get_row(session, User, to_advisor_id)
     if colleague.role is not Role.ADVISOR or not colleague.active:

@@ -14,11 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from crealux_core.models import Participant, PathwayRun, Role, StepRun, StepStatus, User
+from crealux_core.models import Participant, User
+from crealux_core.services import policy
 from crealux_core.services.errors import Forbidden, InvalidInput
 from crealux_core.services.lookup import get_row
+from crealux_core.services.policy import Action
 
 PHONE_MAX = 30
 EMAIL_MAX = 200
@@ -110,25 +112,9 @@ class ContactCard:
 
 
 def may_see_contact_details(*, session: Session, user: User, participant: Participant) -> bool:
-    """The participant's advisor, the coordinator, or a partner with one of the participant's
-    open steps."""
-    if user.role is Role.COORDINATOR:
-        return True
-    if user.role is Role.ADVISOR:
-        return participant.advisor_id == user.id
-    if user.role is Role.PARTNER:
-        found = session.exec(
-            select(col(StepRun.id))
-            .join(PathwayRun, col(StepRun.pathway_run_id) == col(PathwayRun.id))
-            .where(
-                col(PathwayRun.participant_id) == participant.id,
-                col(StepRun.status) == StepStatus.OPEN,
-                col(StepRun.organisation_id) == user.organisation_id,
-            )
-            .limit(1)
-        ).first()
-        return found is not None
-    return False
+    """The participant's advisor, the coordinator, or a partner that follows the participant
+    now (a referral to it sent or accepted, or one of its steps open): `policy`."""
+    return policy.can(user, Action.READ_CONTACT_DETAILS, participant, session=session)
 
 
 def _card(participant: Participant) -> ContactCard:

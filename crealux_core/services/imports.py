@@ -60,7 +60,7 @@ from crealux_core.models import (
 )
 from crealux_core.rules.facts import DISADVANTAGES
 from crealux_core.rules.specs import Anchored, FieldType, PathwaySpec, Rules, Span, StepSpec
-from crealux_core.services import events, facts, notices
+from crealux_core.services import events, facts, notices, policy
 from crealux_core.services.delivery import start_flow
 from crealux_core.services.errors import Conflict, Forbidden
 from crealux_core.services.import_layout import (
@@ -95,6 +95,7 @@ from crealux_core.services.import_values import (
     as_text,
     french_list,
 )
+from crealux_core.services.policy import Action
 from crealux_core.services.ports import Orchestrator
 
 try:  # the outreach service's normaliser, so that a structure typed there and here is one
@@ -1230,7 +1231,7 @@ def import_records(
     (a ValueError) for a file that is not an XLSX or a CSV, Conflict if the database refused
     the rows (WrittenMeanwhile: written meanwhile by someone else; nothing was written).
     """
-    if user.role is not Role.COORDINATOR or not user.active:
+    if not policy.can(user, Action.IMPORT_RECORDS):
         raise Forbidden(f"{user.username} may not import records: the coordinator imports")
     raw = read_file(data, filename)
     name = PurePath(filename).name

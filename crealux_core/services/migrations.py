@@ -16,12 +16,13 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from crealux_core.domain.pathway import step_times
-from crealux_core.models import EventKind, PathwayRun, PathwayStatus, Role, StepRun, User
+from crealux_core.models import EventKind, PathwayRun, PathwayStatus, StepRun, User
 from crealux_core.rules.specs import PathwaySpec, Rules
-from crealux_core.services import events
+from crealux_core.services import events, policy
 from crealux_core.services.definitions import definition_of
 from crealux_core.services.errors import Conflict, Forbidden, NotFound
 from crealux_core.services.organisations import organisation_by_key
+from crealux_core.services.policy import Action
 
 
 @dataclass
@@ -109,7 +110,7 @@ def migrate_pathways(
 ) -> list[MigrationPlan]:
     """Plan, and unless `dry_run` apply, the migration of every active run of a pathway
     (the coordination only)."""
-    if actor.role is not Role.COORDINATOR:
+    if not policy.can(actor, Action.MIGRATE_PATHWAYS):
         raise Forbidden("only the coordination migrates pathways to another version")
     target = rules.pathway_version(pathway_key, to_version)
     if target is None:

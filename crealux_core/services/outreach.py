@@ -47,12 +47,13 @@ from crealux_core.models import (
     OutreachAction,
     OutreachCategory,
     OutreachKind,
-    Role,
     StructureKind,
     StructureSensitisation,
     User,
 )
+from crealux_core.services import policy
 from crealux_core.services.errors import AlreadyDone, Forbidden, InvalidInput, NotFound
+from crealux_core.services.policy import Action
 
 EARLIEST = dt.date(2000, 1, 1)
 TITLE_MAX = 200
@@ -346,12 +347,12 @@ def structure_input(data: Mapping[str, Any], *, today: dt.date | None = None) ->
 
 def may_record(user: User) -> bool:
     """Advisors and the coordinator record outreach; partners do not."""
-    return user.active and user.role in (Role.ADVISOR, Role.COORDINATOR)
+    return policy.can(user, Action.RECORD_OUTREACH)
 
 
 def may_change(user: User, row: OutreachAction | StructureSensitisation) -> bool:
     """The coordinator, or the advisor who last wrote the row, corrects or deletes it."""
-    return may_record(user) and (user.role is Role.COORDINATOR or row.recorded_by == user.id)
+    return may_record(user) and (policy.is_coordinator(user) or row.recorded_by == user.id)
 
 
 def _require_recorder(user: User) -> None:

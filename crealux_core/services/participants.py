@@ -15,16 +15,16 @@ from crealux_core.models import (
     PathwayStatus,
     Role,
     Stay,
-    StepRun,
     User,
 )
 from crealux_core.rules.specs import Rules
-from crealux_core.services import events, notices
+from crealux_core.services import events, notices, policy
 from crealux_core.services.delivery import start_flow
 from crealux_core.services.errors import Conflict, Forbidden, InvalidInput
 from crealux_core.services.lookup import get_row
+from crealux_core.services.policy import Action
 from crealux_core.services.ports import Orchestrator
-from crealux_core.services.steps import EventView, StepView, list_steps, may_steer, step_events
+from crealux_core.services.steps import EventView, StepView, list_steps, step_events
 
 
 def enroll_participant(
@@ -46,7 +46,7 @@ def enroll_participant(
     still waits on its first step and the reconciler starts its flow run later.
     """
     actor = actor or advisor
-    if actor.role not in (Role.ADVISOR, Role.COORDINATOR):
+    if not policy.can(actor, Action.ENROL_PARTICIPANTS):
         raise Forbidden(f"{actor.username} may not enrol participants")
     if advisor.role is not Role.ADVISOR or not advisor.active:
         raise InvalidInput({"advisor": f"{advisor.username} is not an active advisor"})
@@ -113,7 +113,7 @@ def reenrol_participant(
     are still on a pathway (it is active and they have not left it).
     """
     participant = get_row(session, Participant, participant_id)
-    if not may_steer(actor, participant):
+    if not policy.can(actor, Action.STEER_PARTICIPANT, participant):
         raise Forbidden(f"{actor.username} may not re-enrol {participant.reference}")
     staying = staying_run(session=session, participant_id=participant_id)
     if staying is not None:
@@ -157,7 +157,10 @@ def participant_timeline(
     steps = list_steps(
         session=session, rules=rules, user=user, participant_id=participant_id, mine=False
     )
-    if user.role is not Role.COORDINATOR and participant.advisor_id != user.id and not steps:
+    # An advisor also opens the page of a participant one of whose steps is assigned to them;
+    # a partner only while it follows the participant (a referral or one of its steps open).
+    followed = policy.can(user, Action.READ_PARTICIPANT, participant, session=session)
+    if not followed and not (user.role is Role.ADVISOR and steps):
         raise Forbidden("this participant is not followed by you or your organisation")
     entries = [
         TimelineEntry(step=view, events=step_events(session=session, step_run_id=view.id))
@@ -170,13 +173,7 @@ def participant_timeline(
 def list_participants(*, session: Session, user: User) -> list[Participant]:
     """Return the participants a user follows (all of them for the coordinator)."""
     query = select(Participant).order_by(col(Participant.id))
-    if user.role is Role.ADVISOR:
-        query = query.where(Participant.advisor_id == user.id)
-    elif user.role is Role.PARTNER:
-        query = (
-            query.join(PathwayRun, col(PathwayRun.participant_id) == col(Participant.id))
-            .join(StepRun, col(StepRun.pathway_run_id) == col(PathwayRun.id))
-            .where(StepRun.organisation_id == user.organisation_id)
-            .distinct()
-        )
+    scope = policy.participant_scope(user)
+    if scope is not None:
+        query = query.where(scope)
     return list(session.exec(query).all())

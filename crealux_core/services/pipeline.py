@@ -42,14 +42,15 @@ from crealux_core.models import (
     PathwayRun,
     PathwayStatus,
     Placement,
-    Role,
     Stay,
     StepRun,
     StepStatus,
     User,
 )
 from crealux_core.rules.specs import Rules
+from crealux_core.services import policy
 from crealux_core.services.errors import Forbidden
+from crealux_core.services.policy import Action
 from crealux_core.services.reconcile import stuck_pathways
 
 DEFAULT_STALLED_AFTER = timedelta(days=30)
@@ -80,7 +81,7 @@ ONLY_VALUES: tuple[Only, ...] = ("all", "overdue", "stalled", "scheduled")
 
 
 def _require_coordinator(user: User) -> None:
-    if user.role is not Role.COORDINATOR:
+    if not policy.can(user, Action.READ_PIPELINE):
         raise Forbidden("only the coordination sees the pipeline board and the programme's flows")
 
 

@@ -17,10 +17,12 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from crealux_core.domain.healing import Diagnosis, Remedy, RunState, backoff, diagnose
-from crealux_core.models import PathwayRun, PathwayStatus, Role, User, Wait
+from crealux_core.models import PathwayRun, PathwayStatus, User, Wait
+from crealux_core.services import policy as access
 from crealux_core.services.delivery import start_flow, wake
 from crealux_core.services.errors import Forbidden, NotFound
 from crealux_core.services.lookup import get_row
+from crealux_core.services.policy import Action
 from crealux_core.services.ports import OrchestrationError, Orchestrator
 from crealux_core.services.progress import current_wait
 
@@ -234,7 +236,7 @@ def retry_pathway(
 
     Only the coordinator may; `actor=None` is the maintainer's own call.
     """
-    if actor is not None and actor.role is not Role.COORDINATOR:
+    if actor is not None and not access.can(actor, Action.RESTART_PATHWAYS):
         raise Forbidden("only the coordination may restart a pathway")
     run = get_row(session, PathwayRun, pathway_run_id)
     if run.status is not PathwayStatus.ACTIVE:
@@ -277,7 +279,7 @@ class StuckPathway:
 def stuck_pathways(*, session: Session, actor: User | None = None) -> list[StuckPathway]:
     """Return the active pathways the reconciler gave up on, or is still trying to heal (the
     coordination's list; `actor=None` is the system's own view)."""
-    if actor is not None and actor.role is not Role.COORDINATOR:
+    if actor is not None and not access.can(actor, Action.READ_PIPELINE):
         raise Forbidden("only the coordination sees the stuck pathways")
     rows = session.exec(
         select(PathwayRun).where(

@@ -39,7 +39,6 @@ from crealux_core.models import (
     OutreachAction,
     Participant,
     Placement,
-    Role,
     Stay,
     StructureSensitisation,
     TrainingRecord,
@@ -53,7 +52,9 @@ from crealux_core.rules.indicators import (
     Source,
 )
 from crealux_core.rules.specs import Rules
+from crealux_core.services import policy
 from crealux_core.services.errors import Forbidden, InvalidInput
+from crealux_core.services.policy import Action
 
 ALIASES = {"age": "age_band", "genre": "gender", "commune": "municipality", "sexe": "gender"}
 KNOWN_DIMENSIONS = tuple(dict.fromkeys(d for dims in DIMENSIONS.values() for d in dims))
@@ -410,7 +411,7 @@ def indicator_report(
 ) -> Report:
     """Count every indicator over [start, end] (both days included; the programme's period by
     default), with the gender breakdown of participant indicators and the breakdowns in `by`."""
-    if user.role is not Role.COORDINATOR:
+    if not policy.can(user, Action.READ_REPORTS):
         raise Forbidden(f"{user.username} may not read the indicator report")
     indicators = rules.indicators
     if indicators is None:

@@ -28,7 +28,7 @@ from crealux_core.models import (
 from crealux_core.rules import outcome_model
 from crealux_core.rules.forms import check_note
 from crealux_core.rules.specs import PathwaySpec, Rules, StepSpec
-from crealux_core.services import advice, events
+from crealux_core.services import advice, events, policy
 from crealux_core.services.definitions import definition_of
 from crealux_core.services.delivery import wake
 from crealux_core.services.errors import (
@@ -39,6 +39,7 @@ from crealux_core.services.errors import (
     InvalidInput,
 )
 from crealux_core.services.lookup import get_row
+from crealux_core.services.policy import Action
 from crealux_core.services.ports import Orchestrator
 
 
@@ -99,9 +100,7 @@ def _may_complete(user: User, step_run: StepRun, step: StepSpec) -> bool:
 
 def may_steer(user: User, participant: Participant) -> bool:
     """Skip, reassign, or change the plan: the coordinator, or the participant's own advisor."""
-    return user.role is Role.COORDINATOR or (
-        user.role is Role.ADVISOR and participant.advisor_id == user.id
-    )
+    return policy.can(user, Action.STEER_PARTICIPANT, participant)
 
 
 def _title(rules: Rules, run: PathwayRun, step_key: str) -> str:

@@ -23,10 +23,12 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
 from crealux_core.clock import local_today
-from crealux_core.models import Participant, Role, SupportTime, TrainingRecord, User
+from crealux_core.models import Participant, SupportTime, TrainingRecord, User
 from crealux_core.rules.facts import SUPPORT_KINDS
+from crealux_core.services import policy
 from crealux_core.services.errors import Forbidden, InvalidInput
 from crealux_core.services.lookup import get_row
+from crealux_core.services.policy import Action
 from crealux_core.services.steps import may_steer
 
 REASON_MAX = 500
@@ -239,7 +241,7 @@ def support_totals(
     """Return the hours of support given between `start` and `end` (inclusive) by kind, every
     participant together: steps, corrections and trainings ended in the period (the
     coordinator, for reports). Summed in SQL."""
-    if user.role is not Role.COORDINATOR or not user.active:
+    if not policy.can(user, Action.READ_REPORTS):
         raise Forbidden(f"{user.username} may not read the support totals: the coordinator")
     if start > end:
         raise InvalidInput({"end": "La fin de la période précède son début."})

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_
+from sqlalchemy import ColumnElement, and_, case, func, or_
 from sqlmodel import Session, col, select
 
 from crealux_core.models import (
@@ -27,12 +27,12 @@ from crealux_core.models import (
     PathwayEvent,
     PathwayRun,
     PathwayStatus,
-    Role,
     StepRun,
     StepStatus,
     User,
 )
 from crealux_core.rules.specs import Rules
+from crealux_core.services import policy
 
 DUE_SOON = timedelta(days=3)
 PER_PAGE = 25
@@ -151,13 +151,7 @@ def participant_matches(search: str) -> ColumnElement[bool] | None:
 
 def _worklist_scope(user: User) -> ColumnElement[bool] | None:
     """The steps of a user's worklist (`steps._may_see` with `mine`, as SQL)."""
-    if user.role is Role.COORDINATOR:
-        return None
-    if user.role is Role.ADVISOR:
-        return col(StepRun.assignee_id) == user.id
-    if user.role is Role.PARTNER:
-        return col(StepRun.organisation_id) == user.organisation_id
-    return false()
+    return policy.step_scope(user)
 
 
 def _worklist_conditions(
@@ -298,20 +292,7 @@ def organisation_choices(*, session: Session) -> list[tuple[int, str]]:
 
 def _participant_scope(user: User) -> ColumnElement[bool] | None:
     """The participants a user follows (`participants.list_participants`, as SQL)."""
-    if user.role is Role.COORDINATOR:
-        return None
-    if user.role is Role.ADVISOR:
-        return col(Participant.advisor_id) == user.id
-    if user.role is Role.PARTNER:
-        return exists(
-            select(col(StepRun.id))
-            .join(PathwayRun, col(StepRun.pathway_run_id) == col(PathwayRun.id))
-            .where(
-                col(PathwayRun.participant_id) == col(Participant.id),
-                col(StepRun.organisation_id) == user.organisation_id,
-            )
-        )
-    return false()
+    return policy.participant_scope(user)
 
 
 def participants_page(

@@ -68,6 +68,14 @@ def _body(
         case EventKind.TRANSFER:
             to = md(_person(names, event.payload.get("to")))
             return f"Le participant est désormais suivi par **{to}**.", event.note
+        case EventKind.REFERRAL:
+            return f"Vers **{md(str(event.payload.get('offer', '')))}**.", event.note
+        case EventKind.REFERRAL_ACCEPTED:
+            starts = str(event.payload.get("starts_on") or "")
+            day = "/".join(reversed(starts.split("-"))) if starts else "-"
+            return f"Début le **{day}** : l'étape revient au partenaire.", event.note
+        case EventKind.REFERRAL_DECLINED:
+            return "Motif du refus :", event.note
         case EventKind.COMMENT:
             return None, event.note
         case _:

@@ -46,6 +46,10 @@ EVENT_LABELS: dict[EventKind, str] = {
     EventKind.ADDED: "Étape facultative ajoutée",
     EventKind.TRANSFER: "Changement d'accompagnateur·rice",
     EventKind.GOAL: "Objectif du plan",
+    EventKind.REFERRAL: "Orientation vers un partenaire",
+    EventKind.REFERRAL_ACCEPTED: "Orientation acceptée",
+    EventKind.REFERRAL_DECLINED: "Orientation refusée",
+    EventKind.TRAINING: "Formation",
 }
 
 EVENT_ICONS: dict[EventKind, str] = {
@@ -60,6 +64,10 @@ EVENT_ICONS: dict[EventKind, str] = {
     EventKind.ADDED: ":material/add_task:",
     EventKind.TRANSFER: ":material/group:",
     EventKind.GOAL: ":material/flag:",
+    EventKind.REFERRAL: ":material/send:",
+    EventKind.REFERRAL_ACCEPTED: ":material/handshake:",
+    EventKind.REFERRAL_DECLINED: ":material/block:",
+    EventKind.TRAINING: ":material/school:",
 }
 
 # Why a deadline closed a step, or why a pathway ended (`on_overdue.reason` in the rules).

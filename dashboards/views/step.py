@@ -315,6 +315,14 @@ def not_yours(form: StepForm) -> None:
             "son formulaire sera disponible à ce moment-là.",
             icon=":material/event:",
         )
+    elif view.status is StepStatus.OPEN and form.step.assign == "referral" and form.may_steer:
+        st.info(
+            "Cette étape oriente le participant vers le service d'un partenaire : choisissez-le "
+            "sur la page « Orientations ». Le partenaire accepte ou refuse ; une fois accepté, "
+            "il remplit cette étape.",
+            icon=":material/send:",
+        )
+        st.page_link("views/referrals.py", label="Orientations", icon=":material/send:")
     elif view.status is StepStatus.OPEN:
         st.info("Cette étape revient à une autre personne ou organisation : lecture seule.")
         st.markdown("\n".join(f"- {md(spec.label)}" for spec in form.step.form.values()))

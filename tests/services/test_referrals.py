@@ -24,6 +24,7 @@ from crealux_core.rules import Rules
 from crealux_core.services import referrals
 from crealux_core.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crealux_core.services.plans import add_optional_step
+from crealux_core.services.policy import partner_follows
 from crealux_core.services.steps import step_form, submit_decision
 from crealux_core.services.users import get_user
 from tests.conftest import DASHBOARD_URL, T0
@@ -168,9 +169,7 @@ def test_a_referral_accepted_hands_the_step_to_the_partner_from_the_start_date(
     )
     session.refresh(step)
     assert step.status is StepStatus.COMPLETED
-    assert not referrals.has_open_referral(
-        session, referral.organisation_id, referral.participant_id
-    )
+    assert not partner_follows(session, user(session, "forem"), referral.participant_id)
 
 
 def test_a_referral_declined_goes_back_to_the_advisor_with_the_reason(
@@ -196,7 +195,7 @@ def test_a_referral_declined_goes_back_to_the_advisor_with_the_reason(
     assert declined.note == "Plus de place ce mois-ci."
 
     # the partner no longer sees the participant; the advisor refers elsewhere
-    assert not referrals.has_open_referral(session, first.organisation_id, first.participant_id)
+    assert not partner_follows(session, user(session, "forem"), first.participant_id)
     refer(session, rules, step.id, offer=SOCIAL)
     views = referrals.list_referrals(
         session=session, rules=rules, user=user(session, "cpas"), now=T0

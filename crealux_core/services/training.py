@@ -992,9 +992,13 @@ def _move_on(
             on_decision=keep,
         )
         events.forget(session, TrainingEnrolment, enrolment_id)
-    except Conflict as error:  # the step was closed meanwhile (a decision from its page)
+    except Conflict as error:  # the step was closed meanwhile: by another closing, or its page
         session.rollback()
-        result.not_on_step[enrolment_id] = str(error)
+        again = session.get(TrainingEnrolment, enrolment_id, populate_existing=True)
+        if again is not None and again.decision_event_id is not None:
+            result.already.append(enrolment_id)
+        else:
+            result.not_on_step[enrolment_id] = str(error)
         return
     except Exception as error:  # one participant's failure stops no other
         session.rollback()

@@ -161,6 +161,7 @@ def deliveries_enable_channel(
             organisation_key=organisation,
             channel=channel,
             now=utcnow(),
+            rules=runtime.rules,
         )
     if as_json:
         _echo_json(state.as_json())

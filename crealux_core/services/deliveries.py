@@ -310,7 +310,13 @@ def list_channels(
 
 
 def enable_channel(
-    *, session: Session, user: User | None, organisation_key: str, channel: str, now: dt.datetime
+    *,
+    session: Session,
+    user: User | None,
+    organisation_key: str,
+    channel: str,
+    now: dt.datetime,
+    rules: Rules | None = None,
 ) -> ChannelState:
     """Enable a disabled channel again (its id, or the start of it, at least 6 characters):
     later messages go to it; the messages that skipped it are not sent again."""
@@ -343,11 +349,20 @@ def enable_channel(
         channel_id=row.channel_id,
         channel=row.channel_label,
         service=row.service,
-        in_rules=True,
+        in_rules=rules is not None and _in_rules(rules, row.organisation_key, row.channel_id),
         disabled_at=None,
         reason=row.reason,
         enabled_at=now,
     )
+
+
+def _in_rules(rules: Rules, organisation_key: str, ident: str) -> bool:
+    spec = rules.organisations.get(organisation_key)
+    if spec is None:
+        return False
+    if ident == NO_CHANNEL:
+        return not spec.urls
+    return any(channel_id(url) == ident for url in spec.urls)
 
 
 def organisation_keys(*, session: Session, user: User | None) -> list[str]:

@@ -232,7 +232,7 @@ class _Dispatch:
                 NotificationChannel.reason,
             ).where(col(NotificationChannel.disabled_at).is_not(None))
         ).all()
-        session.rollback()  # end the read: each send below runs in its own short transactions
+        session.commit()  # end the read: each send below runs in its own short transactions
         return cls(keys, {(org, ident): reason or "" for org, ident, reason in disabled})
 
 

@@ -198,6 +198,7 @@ def channels(ctx: context.Context) -> None:
                     organisation_key=state.organisation_key,
                     channel=state.channel_id,
                     now=clock.utcnow(),
+                    rules=ctx.runtime.rules,
                 )
         except NotFound:
             context.flash("info", "Ce canal était déjà réactivé.")

@@ -20,7 +20,7 @@ from typing import Any
 from sqlmodel import select
 
 from crealux_core.clock import utcnow
-from crealux_core.models import Gender, Participant, ParticipantCreate, Role, User
+from crealux_core.models import Gender, Participant, ParticipantCreate, Role, StepRun, User
 from crealux_core.runtime import Runtime
 from crealux_core.services import organisations
 from crealux_core.services.delivery import start_flow
@@ -289,7 +289,69 @@ def load_demo(
     progress(f"{len(pathway_run_ids)} participants de démonstration inscrits, chacun à son étape")
     actions, structures = load_demo_outreach(runtime, moment)
     progress(f"{actions} actions de sensibilisation et {structures} structures sensibilisées")
+    sent = load_demo_referrals(
+        runtime, moment, dict(zip(DEMO_PARTICIPANTS, pathway_run_ids, strict=True))
+    )
+    progress(f"{sent} orientation(s) vers un partenaire en attente de réponse")
     return pathway_run_ids
+
+
+# Referrals: one sent to the Forem's job club, waiting for its answer; one step still to refer.
+DEMO_REFERRALS = {
+    "Jean": ("forem-marche/job-club", "Cherche un emploi de magasinier ; a besoin d'un CV à jour."),
+    "Fatima": None,  # « À orienter »: the advisor chooses on the page « Orientations »
+}
+
+
+def load_demo_referrals(
+    runtime: Runtime, moment: datetime, runs: dict[DemoParticipant, int]
+) -> int:
+    """Add the referral step to the demo participants of DEMO_REFERRALS and send what is to
+    be sent; return how many referrals were sent."""
+    from crealux_core.services.plans import add_optional_step
+    from crealux_core.services.referrals import refer
+
+    sent = 0
+    dashboard_url = runtime.settings.dashboard_url
+    with runtime.session() as session:
+        for person, pathway_run_id in runs.items():
+            if person.first_name not in DEMO_REFERRALS:
+                continue
+            advisor = get_user(session=session, username=person.advisor)
+            add_optional_step(
+                session=session,
+                rules=runtime.rules,
+                user=advisor,
+                pathway_run_id=pathway_run_id,
+                step_key="partner_referral",
+                note="Donnée de démonstration.",
+                now=moment - timedelta(days=1),
+                orchestrator=None,
+                dashboard_url=dashboard_url,
+            )
+            what = DEMO_REFERRALS[person.first_name]
+            if what is None:
+                continue
+            step = session.exec(
+                select(StepRun).where(
+                    StepRun.pathway_run_id == pathway_run_id,
+                    StepRun.step_key == "partner_referral",
+                )
+            ).one()
+            offer, reason = what
+            refer(
+                session=session,
+                rules=runtime.rules,
+                step_run_id=step.id or 0,
+                actor=advisor,
+                offer=offer,
+                reason=reason,
+                now=moment - timedelta(days=1),
+                orchestrator=None,
+                dashboard_url=dashboard_url,
+            )
+            sent += 1
+    return sent
 
 
 # Outreach before anyone enrols (days before the load): information sessions, the fair, a school

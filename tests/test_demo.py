@@ -10,6 +10,7 @@ from sqlmodel import col, select
 
 from crealux.demo import (
     DEMO_PARTICIPANTS,
+    DEMO_REFERRALS,
     DEMO_USERS,
     create_demo_users,
     ensure_reference_data,
@@ -108,7 +109,9 @@ def test_the_demo_loads_in_seconds_each_pathway_waiting_on_its_step(runtime: Run
                         day = date.fromisoformat(value)
                         assert enrolled_on - timedelta(days=365) <= day <= now.date()
         steps = session.exec(select(StepRun)).all()
-        assert len(steps) == sum(p.steps_done + 1 for p in DEMO_PARTICIPANTS)
+        referral_steps = [step for step in steps if step.step_key == "partner_referral"]
+        assert len(referral_steps) == len(DEMO_REFERRALS)  # alongside, optional
+        assert len(steps) == sum(p.steps_done + 1 for p in DEMO_PARTICIPANTS) + len(DEMO_REFERRALS)
 
 
 def test_demo_accounts_exist_only_in_demo_mode(tmp_path: Path) -> None:

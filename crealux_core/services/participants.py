@@ -147,6 +147,8 @@ class Timeline:
     participant: Participant
     pathway_runs: list[PathwayRun]
     entries: list[TimelineEntry]
+    name: str = ""  # as the reader may read it (`policy.shown_name`)
+    identity: bool = True  # the reader may read the last name, birth year and municipality
 
 
 def participant_timeline(
@@ -167,7 +169,13 @@ def participant_timeline(
         for view in sorted(steps, key=lambda v: (v.pathway_run_id, v.seq))
     ]
     runs = session.exec(select(PathwayRun).where(PathwayRun.participant_id == participant_id)).all()
-    return Timeline(participant=participant, pathway_runs=list(runs), entries=entries)
+    return Timeline(
+        participant=participant,
+        pathway_runs=list(runs),
+        entries=entries,
+        name=policy.shown_name(user, participant),
+        identity=policy.can(user, Action.READ_IDENTITY, participant),
+    )
 
 
 def list_participants(*, session: Session, user: User) -> list[Participant]:

@@ -52,6 +52,9 @@ class Action(StrEnum):
     STEER_PARTICIPANT = "steer_participant"  # skip, reassign, plan, refer, re-enrol
     READ_PARTICIPANT = "read_participant"  # their page: the steps the reader may see
     READ_CONTACT_DETAILS = "read_contact_details"  # address, phone, e-mail
+    # their last name, birth year and municipality: not for partners, who get what a referral
+    # shares (the reference and first name, the contact details, the reason)
+    READ_IDENTITY = "read_identity"
     # the programme's people and pathways
     ENROL_PARTICIPANTS = "enrol_participants"  # advisors and the coordinator
     MANAGE_CASELOADS = "manage_caseloads"  # quotas, moving participants between advisors
@@ -110,6 +113,8 @@ def can(
         return user.role is Role.PARTNER and getattr(subject, "organisation_id", None) == (
             user.organisation_id
         )
+    if action is Action.READ_IDENTITY:
+        return user.role is Role.ADVISOR
     if isinstance(subject, Participant):
         if user.role is Role.ADVISOR:
             return subject.advisor_id == user.id
@@ -194,3 +199,11 @@ def step_scope(user: User) -> ColumnElement[bool] | None:
     if user.role is Role.PARTNER:
         return col(StepRun.organisation_id) == user.organisation_id
     return false()
+
+
+def shown_name(user: User, participant: Participant) -> str:
+    """The participant's name as `user` may read it: the full name, or for a partner the first
+    name only (with the reference beside it wherever it is shown)."""
+    if can(user, Action.READ_IDENTITY, participant):
+        return participant.full_name
+    return participant.first_name

@@ -110,13 +110,20 @@ def _title(rules: Rules, run: PathwayRun, step_key: str) -> str:
 
 
 def _view(
-    rules: Rules, step_run: StepRun, run: PathwayRun, participant: Participant, org: Organisation
+    rules: Rules,
+    step_run: StepRun,
+    run: PathwayRun,
+    participant: Participant,
+    org: Organisation,
+    user: User | None,
 ) -> StepView:
     return StepView(
         id=step_run.id or 0,
         participant_id=participant.id or 0,
         participant_reference=participant.reference,
-        participant_name=participant.full_name,
+        participant_name=(
+            policy.shown_name(user, participant) if user is not None else participant.full_name
+        ),
         pathway_run_id=run.id or 0,
         step_key=step_run.step_key,
         title=_title(rules, run, step_run.step_key),
@@ -161,7 +168,7 @@ def list_steps(
     if mine and user is not None and user.role is Role.PARTNER:
         query = query.where(StepRun.organisation_id == user.organisation_id)
     return [
-        _view(rules, step_run, run, participant, org)
+        _view(rules, step_run, run, participant, org, user)
         for step_run, run, participant, org in session.exec(query).all()
         if _may_see(user, step_run, participant)
     ]
@@ -271,7 +278,7 @@ def step_form(*, session: Session, rules: Rules, user: User, step_run_id: int) -
     )
     advised = rules.orientation is not None and rules.orientation.decided_step == step.key
     return StepForm(
-        view=_view(rules, step_run, run, participant, org),
+        view=_view(rules, step_run, run, participant, org, user),
         step=step,
         model=outcome_model(step),
         events=history,

@@ -236,7 +236,7 @@ def worklist(
             step_id=step.id or 0,
             participant_id=participant.id or 0,
             participant_reference=participant.reference,
-            participant_name=participant.full_name,
+            participant_name=policy.shown_name(user, participant),
             step_key=step.step_key,
             title=step_title(rules, run.pathway_key, run.pathway_version, step.step_key),
             status=step.status,
@@ -332,9 +332,13 @@ def participants_page(
             ParticipantRow(
                 participant_id=participant.id or 0,
                 reference=participant.reference,
-                full_name=participant.full_name,
+                full_name=policy.shown_name(user, participant),
                 gender=participant.gender,
-                municipality=participant.municipality,
+                municipality=(
+                    participant.municipality
+                    if policy.can(user, policy.Action.READ_IDENTITY, participant)
+                    else None
+                ),
                 enrolled_at=participant.enrolled_at,
                 advisor=advisor,
                 current_step=current.get(run.id or 0) if run else None,

@@ -72,12 +72,12 @@ def run_line(run: PathwayRun, rules: Rules) -> str:
 
 def summary(timeline: Timeline, rules: Rules, user: User) -> None:
     person = timeline.participant
-    st.title(person.full_name)
+    st.title(timeline.name or person.reference)
     facts = [
         person.reference,
-        GENDER_LABELS.get(person.gender, person.gender),
-        f"né·e en {person.birth_year}" if person.birth_year else None,
-        md(person.municipality) if person.municipality else None,
+        GENDER_LABELS.get(person.gender, person.gender) if timeline.identity else None,
+        f"né·e en {person.birth_year}" if person.birth_year and timeline.identity else None,
+        md(person.municipality) if person.municipality and timeline.identity else None,
         f"inscrit·e le {local_date(person.enrolled_at)}",
     ]
     st.markdown(" · ".join(fact for fact in facts if fact))

@@ -208,3 +208,19 @@ def test_a_deactivated_account_may_do_nothing(session: Session, rules: Rules, wo
     coordinator.active = False
     assert not can(coordinator, Action.READ_REPORTS)
     assert str(participant_scope(coordinator)) == "false"
+
+
+def test_a_partner_reads_the_first_name_only(session: Session, rules: Rules, world) -> None:
+    enrolled, _, _ = world
+    forem = get_user(session=session, username="forem")
+    advisor = get_user(session=session, username="conseillere")
+    timeline = participant_timeline(
+        session=session, rules=rules, user=forem, participant_id=enrolled.participant_id
+    )
+    assert (timeline.name, timeline.identity) == ("Nadia", False)
+    [row] = participants_page(session=session, rules=rules, user=forem).rows
+    assert (row.full_name, row.municipality) == ("Nadia", None)
+    mine = participant_timeline(
+        session=session, rules=rules, user=advisor, participant_id=enrolled.participant_id
+    )
+    assert (mine.name, mine.identity) == ("Nadia Test", True)

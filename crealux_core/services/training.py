@@ -28,7 +28,6 @@ from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
 from crealux_core.clock import local_today
-from crealux_core.domain.messages import Message
 from crealux_core.models import (
     EnrolmentStatus,
     EventKind,
@@ -64,6 +63,12 @@ from crealux_core.services.lookup import get_row
 from crealux_core.services.policy import Action, can, require
 from crealux_core.services.ports import Orchestrator
 from crealux_core.services.steps import after_commit
+
+# isort: split
+# After the models: imported first, domain.messages runs into the cycle rules.specs -> rules ->
+# loader -> rules.notifications -> domain.templates -> domain.messages (`python -m crealux.cli
+# training close` failed so).
+from crealux_core.domain import messages
 
 log = logging.getLogger(__name__)
 
@@ -482,7 +487,7 @@ def _enrolled_count(session: Session, training_session_id: int) -> int:
     )
 
 
-def session_full_message(*, view: SessionView, dashboard_url: str) -> Message:
+def session_full_message(*, view: SessionView, dashboard_url: str) -> messages.Message:
     """Tell the coordination that a session's last place was taken."""
     link = f"{dashboard_url}/formations?session={view.id}"
     title = f"CREALux - session complète : {view.module.title}"
@@ -508,7 +513,7 @@ def session_full_message(*, view: SessionView, dashboard_url: str) -> Message:
         f'<html><body><p>{escape(intro)}</p><table cellpadding="4">{rows}</table>'
         f'<p>Tableau de bord : <a href="{address}">{address}</a></p></body></html>'
     )
-    return Message(title=title, body=body, html=html, link=link)
+    return messages.Message(title=title, body=body, html=html, link=link)
 
 
 def _training_step(session: Session, participant: Participant) -> tuple[PathwayRun, StepRun]:

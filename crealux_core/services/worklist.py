@@ -129,19 +129,23 @@ def _like(text: str) -> str:
     return f"%{escaped.casefold()}%"
 
 
-def participant_matches(search: str) -> ColumnElement[bool] | None:
+def participant_matches(search: str, *, full_names: bool = True) -> ColumnElement[bool] | None:
     """Return the SQL condition "this participant's name or reference matches", or None when
-    the search is empty. A reference (`P-00012`, `p12`, `12`) finds that participant."""
+    the search is empty. A reference (`P-00012`, `p12`, `12`) finds that participant. Without
+    `full_names` (a partner, who does not read last names) only the first name is searched."""
     wanted = " ".join(search.split())
     if not wanted:
         return None
-    name = func.lower(col(Participant.first_name) + " " + col(Participant.last_name))
-    reversed_name = func.lower(col(Participant.last_name) + " " + col(Participant.first_name))
     pattern = _like(wanted)
-    conditions: list[ColumnElement[bool]] = [
-        name.like(pattern, escape="\\"),
-        reversed_name.like(pattern, escape="\\"),
-    ]
+    if full_names:
+        name = func.lower(col(Participant.first_name) + " " + col(Participant.last_name))
+        reversed_name = func.lower(col(Participant.last_name) + " " + col(Participant.first_name))
+        conditions: list[ColumnElement[bool]] = [
+            name.like(pattern, escape="\\"),
+            reversed_name.like(pattern, escape="\\"),
+        ]
+    else:
+        conditions = [func.lower(col(Participant.first_name)).like(pattern, escape="\\")]
     reference = _REFERENCE.fullmatch(wanted) or (re.fullmatch(r"\d{1,9}", wanted) and wanted)
     if reference:
         number = int(reference.group(1) if isinstance(reference, re.Match) else reference)
@@ -165,7 +169,9 @@ def _worklist_conditions(
         conditions.append(col(StepRun.step_key) == filters.step_key)
     if filters.organisation_id is not None:
         conditions.append(col(StepRun.organisation_id) == filters.organisation_id)
-    search = participant_matches(filters.participant)
+    search = participant_matches(
+        filters.participant, full_names=policy.can(user, policy.Action.READ_IDENTITY)
+    )
     if search is not None:
         conditions.append(search)
     return conditions
@@ -308,7 +314,8 @@ def participants_page(
     current step and latest event."""
     number, per_page = _page_bounds(page, per_page)
     conditions: list[ColumnElement[bool]] = []
-    for condition in (_participant_scope(user), participant_matches(search)):
+    full_names = policy.can(user, policy.Action.READ_IDENTITY)
+    for condition in (_participant_scope(user), participant_matches(search, full_names=full_names)):
         if condition is not None:
             conditions.append(condition)
     total = session.exec(select(func.count()).select_from(Participant).where(*conditions)).one()

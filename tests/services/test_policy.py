@@ -220,6 +220,9 @@ def test_a_partner_reads_the_first_name_only(session: Session, rules: Rules, wor
     assert (timeline.name, timeline.identity) == ("Nadia", False)
     [row] = participants_page(session=session, rules=rules, user=forem).rows
     assert (row.full_name, row.municipality) == ("Nadia", None)
+    # nor can it find her by the last name it does not read
+    assert participants_page(session=session, rules=rules, user=forem, search="Test").rows == []
+    assert len(participants_page(session=session, rules=rules, user=forem, search="nad").rows) == 1
     mine = participant_timeline(
         session=session, rules=rules, user=advisor, participant_id=enrolled.participant_id
     )

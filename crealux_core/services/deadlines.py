@@ -118,20 +118,22 @@ def _recipients(
     coordinator_id: int | None,
     dashboard_url: str,
     now: datetime,
-) -> list[Notification]:
-    """Return the messages of the claimed steps: one per recipient of step_due_soon (a
-    reminder) or step_overdue (an escalation), as services/routing.py routes them. By
-    default a reminder goes to the step's advisor (its assignee) or else its organisation; an
-    escalation to the coordination, and the advisor is told their step is overdue."""
+) -> list[dict[str, Any]]:
+    """Return the outbox rows of the claimed steps, as values to insert: one per recipient of
+    step_due_soon (a reminder) or step_overdue (an escalation), as services/routing.py routes
+    them. By default a reminder goes to the step's advisor (its assignee) or else its
+    organisation; an escalation to the coordination, and the advisor is told their step is
+    overdue."""
     from crealux_core.services import routing  # routing reads what events writes
 
     found = routing.lookups(session, coordinator_id)
-    told: list[Notification] = []
+    told: list[dict[str, Any]] = []
+    pending = {"status": NotificationStatus.PENDING, "attempts": 0, "is_digest": False}
     for step_run, run, participant, assignee in rows:
         definition = definitions.of(run)
         if definition is None or step_run.step_key not in definition.steps:
             continue
-        told += routing.step_deadline_rows(
+        messages_of_step = routing.step_deadline_rows(
             session,
             rules=definitions.rules,
             kind=kind,
@@ -144,6 +146,7 @@ def _recipients(
             dashboard_url=dashboard_url,
             lookups=found,
         )
+        told += [{**message.values(), **pending} for message in messages_of_step]
     return told
 
 
@@ -167,7 +170,7 @@ def _notify(
         .outerjoin(User, col(StepRun.assignee_id) == col(User.id))
         .where(col(StepRun.id).in_(step_ids))
     ).all()
-    told = _recipients(
+    values = _recipients(
         session,
         kind=kind,
         rows=rows,
@@ -176,24 +179,6 @@ def _notify(
         dashboard_url=dashboard_url,
         now=now,
     )
-    values = [
-        {
-            "event_key": row.event_key,
-            "organisation_id": row.organisation_id,
-            "recipient_user_id": row.recipient_user_id,
-            "pathway_run_id": row.pathway_run_id,
-            "title": row.title,
-            "body": row.body,
-            "html": row.html,
-            "link": row.link,
-            "status": NotificationStatus.PENDING,
-            "attempts": 0,
-            "created_at": now,
-            "is_digest": False,
-            "channel_tag": row.channel_tag,
-        }
-        for row in told
-    ]
     if values:
         session.execute(insert(Notification), values)
 

@@ -170,6 +170,29 @@ class Target:
     tag: str | None = None
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to queue: an outbox row's values (a plain object: the deadline sweep makes
+    thousands and inserts them at once)."""
+
+    event_key: str
+    organisation_id: int
+    recipient_user_id: int | None
+    pathway_run_id: int | None
+    title: str
+    body: str
+    html: str | None
+    link: str | None
+    created_at: datetime
+    channel_tag: str | None
+
+    def row(self) -> Notification:
+        return Notification(**self.values())
+
+    def values(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
 @dataclass
 class _Lookups:
     """Rows read once per call (an escalation pass reads many steps)."""
@@ -426,14 +449,14 @@ def notifications_for(
     now: datetime,
     dashboard_url: str,
     lookups: _Lookups | None = None,
-) -> list[Notification]:
-    """Return one outbox row per recipient of `subject`'s event (not added to the session)."""
+) -> list[Outgoing]:
+    """Return one message per recipient of `subject`'s event (not queued yet)."""
     lookups = lookups or _Lookups(session)
     spec = rules.notifications if rules is not None else None
     route = spec.route(subject.event) if spec is not None else None
     recipients = route.to if route is not None else BUILT_IN[subject.event]
     words_spec = spec if route is not None else None  # a built-in route speaks built-in words
-    rows: list[Notification] = []
+    rows: list[Outgoing] = []
     seen: set[Target] = set()
     for recipient in recipients:
         if recipient.stage != subject.stage:
@@ -456,7 +479,7 @@ def notifications_for(
         if tag is not None and tag != PARTICIPANT_CHANNEL and rules is not None:
             tag = _carried(rules, lookups.organisation_key(target.organisation_id), tag)
         rows.append(
-            Notification(
+            Outgoing(
                 event_key=f"{key_prefix(subject.event, recipient)}:{subject.ident}",
                 organisation_id=target.organisation_id,
                 recipient_user_id=target.user_id,
@@ -481,8 +504,9 @@ def _carried(rules: Rules, organisation_key: str | None, tag: str) -> str | None
     return None
 
 
-def queue(session: Session, rows: Iterable[Notification], *, once: bool = False) -> int:
-    """Add outbox rows to the session; with `once`, leave out the keys already queued."""
+def queue(session: Session, rows: Iterable[Outgoing], *, once: bool = False) -> int:
+    """Add the messages' outbox rows to the session; with `once`, leave out the keys already
+    queued."""
     rows = list(rows)
     if once and rows:
         taken = set(
@@ -493,7 +517,7 @@ def queue(session: Session, rows: Iterable[Notification], *, once: bool = False)
             ).all()
         )
         rows = [row for row in rows if row.event_key not in taken]
-    session.add_all(rows)
+    session.add_all([row.row() for row in rows])
     return len(rows)
 
 
@@ -550,8 +574,8 @@ def step_deadline_rows(
     now: datetime,
     dashboard_url: str,
     lookups: _Lookups | None = None,
-) -> list[Notification]:
-    """Return the rows of a claimed reminder (`kind` "reminder") or escalation."""
+) -> list[Outgoing]:
+    """Return the messages of a claimed reminder (`kind` "reminder") or escalation."""
     subject = Subject(
         event=Event.STEP_DUE_SOON if kind == "reminder" else Event.STEP_OVERDUE,
         ident=step_run.id or 0,

@@ -282,7 +282,7 @@ def test_the_participant_is_told_only_where_they_consented_and_have_an_address(
     assert participant is not None and run is not None
     checkpoint = told.pathway().step("post_creation_3m")
 
-    def opened(step_run: StepRun) -> list[Notification]:
+    def opened(step_run: StepRun) -> list[routing.Outgoing]:
         about = Subject(
             event=routing.opened_event(told, checkpoint),
             ident=step_run.id or 0,

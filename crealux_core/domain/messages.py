@@ -16,8 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
+from typing import TYPE_CHECKING
 
-from crealux_core.rules.specs import StepSpec
+if TYPE_CHECKING:  # at run time, importing the rules package here would import this module back
+    from crealux_core.rules.specs import StepSpec
 
 Facts = Sequence[tuple[str, str]]
 

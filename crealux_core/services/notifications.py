@@ -24,7 +24,13 @@ CLAIM_TIMEOUT and that channel gets the message a second time.
 
 An organisation with `digest: true` (a shared inbox) gets its messages once a day: they stay
 pending until the day's digest time, then one digest message lists them and, once it is sent,
-they are marked sent with it (see `dispatch_digests`).
+they are marked sent with it (see `dispatch_digests`). A person with `digest: true` (User) gets
+the messages addressed to them the same way, in a digest of their own.
+
+A message with a `channel_tag` goes to its organisation's channels carrying that tag only (all
+of them when none does any more); one tagged PARTICIPANT_CHANNEL goes to the participant of its
+pathway, at their e-mail address read now, through the organisation's mail server
+(docs/notifications-routing.md).
 """
 
 from __future__ import annotations
@@ -51,9 +57,12 @@ from crealux_core.models import (
     NotificationDelivery,
     NotificationStatus,
     Organisation,
+    Participant,
+    PathwayRun,
     User,
 )
 from crealux_core.rules.specs import OrganisationSpec, Rules
+from crealux_core.services.routing import PARTICIPANT_CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -127,9 +136,17 @@ def _digest_organisation_ids(session: Session, rules: Rules) -> list[int]:
     return [ident for ident in session.exec(query).all() if ident is not None]
 
 
-def _sent_one_by_one(digest_organisation_ids: Sequence[int]) -> ColumnElement[bool]:
-    """Messages sent on their own: not a digest, not carried by one, and not to an
-    organisation that asks for a digest (a message to a person always goes on its own)."""
+def _digest_user_ids(session: Session) -> list[int]:
+    """The people who asked for a daily digest of their messages."""
+    query = select(User.id).where(col(User.digest).is_(True), col(User.active).is_(True))
+    return [ident for ident in session.exec(query).all() if ident is not None]
+
+
+def _sent_one_by_one(
+    digest_organisation_ids: Sequence[int], digest_user_ids: Sequence[int] = ()
+) -> ColumnElement[bool]:
+    """Messages sent on their own: not a digest, not carried by one, not to an organisation
+    that asks for a digest, and not to a person who asks for one."""
     held = and_(
         col(Notification.recipient_user_id).is_(None),
         col(Notification.organisation_id).in_(digest_organisation_ids),
@@ -138,6 +155,12 @@ def _sent_one_by_one(digest_organisation_ids: Sequence[int]) -> ColumnElement[bo
         col(Notification.is_digest).is_(False),
         col(Notification.digest_id).is_(None),
         not_(held) if digest_organisation_ids else true(),
+        or_(
+            col(Notification.recipient_user_id).is_(None),
+            col(Notification.recipient_user_id).not_in(digest_user_ids),
+        )
+        if digest_user_ids
+        else true(),
     )
 
 
@@ -188,6 +211,14 @@ def _route(
         return Route(key, (), f"organisation {key}: no longer in the rules", problem)
     if not spec.urls:
         return Route(key, (), f"organisation {key}", "aucun canal configuré")
+    if notification.channel_tag == PARTICIPANT_CHANNEL:
+        return _participant_route(session, key, spec, notification)
+    if user is None and notification.channel_tag:
+        tagged = tuple(c.url for c in spec.notify if notification.channel_tag in c.tags)
+        if tagged:
+            return Route(key, tagged, f"organisation {key}, tag {notification.channel_tag}")
+        where = f"organisation {key}: no channel tagged {notification.channel_tag} any more"
+        return Route(key, spec.urls, where)
     if user is None:
         return Route(key, spec.urls, f"organisation {key}")
     if not user.email:
@@ -197,6 +228,26 @@ def _route(
         where = f"organisation {key}: it has no mailto:// URL to send e-mail through"
         return Route(key, spec.urls, where)
     return Route(key, (url,), user.email)
+
+
+def _participant_route(
+    session: Session, key: str, spec: OrganisationSpec, notification: Notification
+) -> Route:
+    """A message to the participant of its pathway: their address, read now, through the
+    organisation's mail server; never to the organisation's channels instead."""
+    run = (
+        session.get(PathwayRun, notification.pathway_run_id)
+        if notification.pathway_run_id is not None
+        else None
+    )
+    participant = session.get(Participant, run.participant_id) if run is not None else None
+    where = f"participant of pathway run {notification.pathway_run_id}"
+    if participant is None or not participant.email:
+        return Route(key, (), where, "le participant n'a pas d'adresse e-mail")
+    url = personal_mail_url(spec.urls, participant.email)
+    if url is None:
+        return Route(key, (), where, f"{key} n'a pas de canal mailto:// pour écrire au participant")
+    return Route(key, (url,), f"participant {participant.reference}")
 
 
 def _html_of(notification: Notification) -> str:
@@ -494,7 +545,10 @@ def dispatch_notifications(
     partly sent. What waits for an organisation's digest is left to `dispatch_digests`."""
     query = (
         select(Notification.id)
-        .where(_claimable(now), _sent_one_by_one(_digest_organisation_ids(session, rules)))
+        .where(
+            _claimable(now),
+            _sent_one_by_one(_digest_organisation_ids(session, rules), _digest_user_ids(session)),
+        )
         .order_by(col(Notification.id))
     )
     if queued_before is not None:
@@ -523,10 +577,11 @@ def queued_notifications(
     """Return the ids of a pathway's notifications that are waiting to be sent on their own
     (without `rules`, those held for a digest too: `dispatch_notifications` then leaves them)."""
     digest_organisation_ids = _digest_organisation_ids(session, rules) if rules else []
+    digest_user_ids = _digest_user_ids(session) if rules else []
     query = (
         select(Notification.id)
         .where(Notification.pathway_run_id == pathway_run_id, _claimable(now))
-        .where(_sent_one_by_one(digest_organisation_ids))
+        .where(_sent_one_by_one(digest_organisation_ids, digest_user_ids))
         .order_by(col(Notification.id))
     )
     return [notification_id for notification_id in session.exec(query).all() if notification_id]
@@ -554,17 +609,30 @@ def _gather(
     day: date,
     moment: datetime,
     now: datetime,
+    user: User | None = None,
 ) -> None:
-    """Queue the organisation's digest of `day` with what was queued for it before `moment`,
-    unless it exists; the digest's key (one per organisation and day) makes it once only."""
-    key = f"digest:{spec.key}:{day.isoformat()}"
+    """Queue the organisation's digest of `day` (a person's, with `user`) with what was queued
+    for it before `moment`, unless it exists; the digest's key (one per organisation or person
+    and day) makes it once only."""
+    key = (
+        f"digest:{spec.key}:{day.isoformat()}"
+        if user is None
+        else f"digest:user-{user.id}:{day.isoformat()}"
+    )
     if session.exec(select(Notification.id).where(Notification.event_key == key)).first():
         return
+    addressed = (
+        and_(
+            col(Notification.organisation_id) == organisation.id,
+            col(Notification.recipient_user_id).is_(None),
+        )
+        if user is None
+        else col(Notification.recipient_user_id) == user.id
+    )
     held = session.exec(
         select(Notification)
         .where(
-            Notification.organisation_id == organisation.id,
-            col(Notification.recipient_user_id).is_(None),
+            addressed,
             col(Notification.is_digest).is_(False),
             col(Notification.digest_id).is_(None),
             Notification.status == NotificationStatus.PENDING,
@@ -578,15 +646,15 @@ def _gather(
         for row in held
     ]
     organisation_id = organisation.id or 0
+    user_id, name = (user.id, user.display_name) if user is not None else (None, spec.name)
     session.rollback()  # the insert below starts its own transaction (it waits for a lock)
     if not held:
         return
-    message = messages.digest(
-        organisation_name=spec.name, day=day.strftime("%d/%m/%Y"), items=items
-    )
+    message = messages.digest(organisation_name=name, day=day.strftime("%d/%m/%Y"), items=items)
     digest = Notification(
         event_key=key,
         organisation_id=organisation_id,
+        recipient_user_id=user_id,
         title=message.title,
         body=message.body,
         html=message.html,
@@ -642,8 +710,8 @@ def dispatch_digests(
     timezone: str,
 ) -> Dispatched:
     """Once the day's digest time (`at`, local to `timezone`) has come, queue one digest per
-    organisation that asks for one and has messages waiting, and send the digests that are
-    due (a failed one is tried again, like any message); each exactly once."""
+    organisation and per person that asks for one and has messages waiting, and send the
+    digests that are due (a failed one is tried again, like any message); each exactly once."""
     today = digest_moment(now, at, timezone)
     if today is not None:
         day, moment = today
@@ -657,6 +725,20 @@ def dispatch_digests(
                 day=day,
                 moment=moment,
                 now=now,
+            )
+        for user_id in _digest_user_ids(session):
+            user = session.get(User, user_id)
+            home = session.get(Organisation, user.organisation_id) if user else None
+            if user is None or home is None or home.key not in rules.organisations:
+                continue
+            _gather(
+                session,
+                organisation=home,
+                spec=rules.organisations[home.key],
+                day=day,
+                moment=moment,
+                now=now,
+                user=user,
             )
     due = session.exec(
         select(Notification.id)

@@ -6,7 +6,7 @@ message names a participant beyond their reference and first name."""
 from __future__ import annotations
 
 import shutil
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,15 +14,30 @@ from sqlmodel import Session, col, select
 
 from crealux_core.domain import messages
 from crealux_core.domain import templates as rendering
-from crealux_core.models import Notification, Participant, PathwayRun, StepRun, User
+from crealux_core.models import (
+    Notification,
+    NotificationStatus,
+    Participant,
+    PathwayRun,
+    StepRun,
+    User,
+)
+from crealux_core.notify import AppriseNotifier
 from crealux_core.rules import Rules, load_rules
-from crealux_core.services import routing
+from crealux_core.services import notices, routing
 from crealux_core.services.events import current_step
+from crealux_core.services.notifications import (
+    Dispatched,
+    dispatch_digests,
+    dispatch_notifications,
+)
 from crealux_core.services.routing import Event, Kind, ReferralFacts, SessionFacts, Subject
-from crealux_core.settings import REPO_RULES_DIR
+from crealux_core.settings import REPO_RULES_DIR, Settings
 from tests.conftest import DASHBOARD_URL, T0
 from tests.rules.conftest import ENV, edit
 from tests.services.helpers import FIRST, decide
+from tests.services.test_digest import DIGEST_AT
+from tests.services.test_notices import rules_for
 from tests.services.test_referrals import (
     JOB_CLUB,
     SOCIAL,
@@ -32,6 +47,7 @@ from tests.services.test_referrals import (
     referral_step,
 )
 from tests.services.test_referrals import refer as refer_to
+from tests.smtp import SmtpSink
 
 FOREM_CHANNEL = (
     '      - "mailto://127.0.0.1:${CREALUX_SMTP_PORT:-8025}?from=crealux@integraplus.example'
@@ -39,14 +55,14 @@ FOREM_CHANNEL = (
 )
 
 
-def rules_with(tmp_path: Path, *edits: tuple[str, str, str]) -> Rules:
+def rules_with(tmp_path: Path, *edits: tuple[str, str, str], port: int | None = None) -> Rules:
     """The repo's rules with some files edited: (file, old, new)."""
     target = tmp_path / "rules"
     if not target.exists():
         shutil.copytree(REPO_RULES_DIR, target)
     for file, old, new in edits:
         edit(target / file, old, new)
-    return load_rules(target, env=ENV)
+    return load_rules(target, env={"CREALUX_SMTP_PORT": str(port)} if port else ENV)
 
 
 # The shipped templates and the built-in words
@@ -407,3 +423,128 @@ def test_a_full_session_is_told_in_the_template_words_or_the_callers(
         dashboard_url=DASHBOARD_URL,
     )
     assert again == 0  # once
+
+
+# What the dispatcher does with routed messages (services/notifications.py)
+
+
+def dispatch(session: Session, rules: Rules, now: datetime = T0 + timedelta(hours=1)) -> None:
+    dispatch_notifications(session=session, rules=rules, notifier=AppriseNotifier(), now=now)
+
+
+def test_a_tagged_message_goes_to_the_tagged_channels_only(
+    session: Session, settings: Settings, smtp: SmtpSink, tmp_path: Path, enroll
+) -> None:
+    tagged_channel = FOREM_CHANNEL.replace("conseil@", "orientations@")
+    tagged_channel = tagged_channel.replace('- "', '- {url: "').replace(
+        'example"', 'example", tags: [referrals]}'
+    )
+    tagged = rules_with(
+        tmp_path,
+        ("organisations.yaml", FOREM_CHANNEL, f"{FOREM_CHANNEL}\n{tagged_channel}"),
+        (
+            "notifications.yaml",
+            "{recipient: organisation, template: referral_made}",
+            "{recipient: organisation, tag: referrals, template: referral_made}",
+        ),
+        port=settings.smtp_port,
+    )
+    enrolled = enroll()
+    refer_to(session, tagged, referral_step(session, tagged, enrolled.pathway_run_id).id)
+    dispatch(session, tagged)
+    assert len(smtp.to("orientations@forem-marche.example")) == 1
+    assert smtp.to("conseil@forem-marche.example") == []
+    [made] = rows(session, "referral-made-organisation-referrals:")
+    assert made.status is NotificationStatus.SENT and made.detail is not None
+    assert "tag referrals" in made.detail
+
+
+def test_the_participant_gets_their_message_at_their_address_only(
+    session: Session, settings: Settings, smtp: SmtpSink, tmp_path: Path, enroll
+) -> None:
+    told = rules_with(
+        tmp_path,
+        (
+            "notifications.yaml",
+            "      - {recipient: step_owner, template: step_reminder}",
+            "      - {recipient: step_owner, template: step_reminder}\n"
+            "      - {recipient: participant, template: participant_checkpoint}",
+        ),
+        port=settings.smtp_port,
+    )
+    enrolled = enroll("Zoé")
+    decide(session, told, enrolled.first_step.id or 0, FIRST)  # consent given
+    participant = session.get(Participant, enrolled.participant_id)
+    assert participant is not None
+    participant.email = "zoe@example.org"
+    session.add(participant)
+    step = current_step(session, enrolled.pathway_run_id)
+    assert step is not None
+    routing.queue(
+        session,
+        routing.step_deadline_rows(
+            session,
+            rules=told,
+            kind="reminder",
+            participant=participant,
+            pathway_run_id=enrolled.pathway_run_id,
+            step_run=step,
+            step=told.pathway().step(step.step_key),
+            assignee=None,
+            now=T0,
+            dashboard_url=DASHBOARD_URL,
+        ),
+    )
+    session.commit()
+    dispatch(session, told)
+    [mail] = smtp.to("zoe@example.org")
+    assert str(mail.message["Subject"]).startswith("CREALux - votre point de suivi")
+    assert "Bonjour Zoé" in mail.text
+    assert all("Bonjour" not in m.text for m in smtp.received if m is not mail)
+    [message] = rows(session, "step-due-soon-participant:")
+    assert message.status is NotificationStatus.SENT
+    assert message.detail == f"participant {participant.reference}"
+
+
+def test_a_person_who_asks_for_a_digest_gets_their_messages_once_a_day(
+    session: Session, settings: Settings, smtp: SmtpSink
+) -> None:
+    rules = rules_for(settings.smtp_port)
+    advisor = session.exec(select(User).where(User.username == "conseillere")).one()
+    advisor.email, advisor.digest = "claire@integraplus.example", True
+    session.add(advisor)
+    for n in (1, 2):
+        notices.queue_for_user(
+            session,
+            key=f"test-digest:{n}",
+            user=advisor,
+            pathway_run_id=None,
+            message=messages.Message(
+                title=f"CREALux - message {n}", body=f"corps {n}\n", link=f"{DASHBOARD_URL}/{n}"
+            ),
+            now=T0,
+        )
+    session.commit()
+    dispatch(session, rules)
+    assert smtp.to("claire@integraplus.example") == []  # held for the digest
+    assert digests(session, rules, DIGEST_AT - timedelta(minutes=1)) == Dispatched(0, 0)
+    assert digests(session, rules, DIGEST_AT) == Dispatched(1, 0)
+    assert digests(session, rules, DIGEST_AT + timedelta(hours=1)) == Dispatched(0, 0)
+    [mail] = smtp.to("claire@integraplus.example")
+    assert "résumé du 03/11/2026" in str(mail.message["Subject"])
+    assert "CREALux - message 1" in mail.text and "CREALux - message 2" in mail.text
+    held = rows(session, "test-digest:")
+    assert all(row.status is NotificationStatus.SENT and row.digest_id for row in held)
+    [digest] = rows(session, f"digest:user-{advisor.id}:")
+    assert digest.recipient_user_id == advisor.id
+
+
+def digests(session: Session, rules: Rules, now: datetime) -> Dispatched:
+    return dispatch_digests(
+        session=session,
+        rules=rules,
+        notifier=AppriseNotifier(),
+        now=now,
+        at=time(7, 0),
+        timezone="Europe/Brussels",
+    )

@@ -3,6 +3,9 @@ escaped, and what the context leaves out (a last name) is an error, not an empty
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from crealux_core.domain import templates
@@ -82,3 +85,19 @@ def test_a_context_carries_no_last_name_answer_or_note() -> None:
         flat = repr(sample)
         for forbidden in ("last_name", "answers", "note", "email", "phone", "address"):
             assert forbidden not in flat, (event, forbidden)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "crealux_core.domain.messages",
+        "crealux_core.domain.templates",
+        "crealux_core.rules.notifications",
+        "crealux_core.services.routing",
+    ],
+)
+def test_each_module_can_be_imported_first(module: str) -> None:
+    """A fresh process importing it before anything else (the cycle rules -> notifications ->
+    templates -> messages -> rules stopped the CLI once)."""
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()

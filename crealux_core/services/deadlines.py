@@ -10,7 +10,7 @@ are events, committed through `events`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,7 +19,6 @@ from sqlalchemy import and_, insert, update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from crealux_core.domain import messages
 from crealux_core.models import (
     Notification,
     NotificationStatus,
@@ -94,19 +93,6 @@ def _claim(
         )
         query = query.where(col(StepRun.id).in_(limited.scalar_subquery()))
     return [row[0] for row in session.execute(query).all()]
-
-
-Compose = Callable[..., messages.Message]
-
-
-@dataclass(frozen=True)
-class _Recipient:
-    """One message a claimed step gives: its key, its text, to whom."""
-
-    key: str
-    compose: Compose
-    organisation_id: int
-    user_id: int | None = None
 
 
 def _recipients(

@@ -155,6 +155,7 @@ def _queue(
 def _open(
     session: Session,
     *,
+    rules: Rules | None,
     run: PathwayRun,
     step_run: StepRun,
     step: StepSpec,
@@ -169,13 +170,12 @@ def _open(
     step_run.escalate_at, step_run.overdue_at = times.escalate_at, times.overdue_at
     session.add(step_run)
     session.flush()
-    # Who is told, and how: services/routing.py (step_opened, or checkpoint_due). `_open` is
-    # not handed the rules yet, so the built-in route speaks (the same recipients).
+    # Who is told, and how: services/routing.py (step_opened, or checkpoint_due).
     from crealux_core.services import routing  # routing reads what events writes
 
     routing.queue_step_opened(
         session,
-        rules=None,
+        rules=rules,
         participant=get_row(session, Participant, run.participant_id),
         pathway_run_id=run.id or 0,
         step_run=step_run,
@@ -188,6 +188,7 @@ def _open(
 def _reach(
     session: Session,
     *,
+    rules: Rules | None,
     run: PathwayRun,
     step: StepSpec,
     answers: Answers,
@@ -223,6 +224,7 @@ def _reach(
     if opens_at <= now:
         _open(
             session,
+            rules=rules,
             run=run,
             step_run=step_run,
             step=step,
@@ -234,7 +236,13 @@ def _reach(
 
 
 def _end(
-    session: Session, run: PathwayRun, *, reason: str, now: datetime, dashboard_url: str
+    session: Session,
+    run: PathwayRun,
+    *,
+    rules: Rules | None,
+    reason: str,
+    now: datetime,
+    dashboard_url: str,
 ) -> None:
     run.status, run.completed_at, run.end_reason = PathwayStatus.COMPLETED, now, reason
     session.add(run)
@@ -250,12 +258,15 @@ def _end(
         .values(status=StepStatus.CANCELLED, closed_at=now)
         .execution_options(synchronize_session=False)
     )
-    notices.pathway_ended(session, run=run, reason=reason, now=now, dashboard_url=dashboard_url)
+    notices.pathway_ended(
+        session, run=run, reason=reason, now=now, dashboard_url=dashboard_url, rules=rules
+    )
 
 
 def _move_on(
     session: Session,
     *,
+    rules: Rules | None,
     run: PathwayRun,
     pathway: PathwaySpec,
     following: StepSpec | None,
@@ -264,10 +275,11 @@ def _move_on(
     dashboard_url: str,
 ) -> StepRun | None:
     if following is None:
-        _end(session, run, reason=end_reason, now=now, dashboard_url=dashboard_url)
+        _end(session, run, rules=rules, reason=end_reason, now=now, dashboard_url=dashboard_url)
         return None
     return _reach(
         session,
+        rules=rules,
         run=run,
         step=following,
         answers=answers_of(session, run.id or 0),
@@ -338,6 +350,7 @@ def start(
     facts.open_stay(session, run=run, participant=participant)
     _reach(
         session,
+        rules=rules,
         run=run,
         step=pathway.step(start_at or pathway.start),
         answers={},
@@ -396,6 +409,7 @@ def _close_and_move_on(
             on_decision(session, pathway, step_run, recorded)
         current = _move_on(
             session,
+            rules=rules,
             run=run,
             pathway=pathway,
             following=choose(pathway, step),
@@ -539,6 +553,7 @@ def expire(
     following = pathway.step(step.on_overdue.to) if step.on_overdue.to else None
     current = _move_on(
         session,
+        rules=rules,
         run=run,
         pathway=pathway,
         following=following,
@@ -573,6 +588,7 @@ def open_scheduled(
     event = record(session, run, kind=EventKind.OPENED, now=now, step_run_id=step_run_id)
     _open(
         session,
+        rules=rules,
         run=run,
         step_run=step_run,
         step=pathway.step(step_run.step_key),
@@ -691,6 +707,7 @@ def add_optional(
         raise Conflict(f"{step_key!r} is not an optional step of {pathway.key}@{pathway.version}")
     added = _reach(
         session,
+        rules=rules,
         run=run,
         step=step,
         answers={},

@@ -25,15 +25,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, update
-from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from crealux_core.clock import LOCAL_TIME, local_today
-from crealux_core.domain import messages
 from crealux_core.domain.pathway import step_times
 from crealux_core.models import (
     EventKind,
-    Notification,
     Organisation,
     Participant,
     PathwayRun,
@@ -45,13 +42,14 @@ from crealux_core.models import (
 )
 from crealux_core.models.referral import OPEN_REFERRAL_STATUSES
 from crealux_core.rules.specs import OfferKind, OfferSpec, Role, Rules, StepSpec
-from crealux_core.services import events
+from crealux_core.services import events, policy
 from crealux_core.services.definitions import definition_of
-from crealux_core.services.errors import Conflict, Forbidden, InvalidInput, NotFound
+from crealux_core.services.errors import AlreadyDone, Conflict, Forbidden, InvalidInput, NotFound
 from crealux_core.services.lookup import get_row
 from crealux_core.services.organisations import organisation_by_key
+from crealux_core.services.policy import Action
 from crealux_core.services.ports import Orchestrator
-from crealux_core.services.steps import Submitted, after_commit, may_steer
+from crealux_core.services.steps import Submitted, after_commit
 
 LATEST_START = dt.timedelta(days=366)  # a start date further away is a typing error
 
@@ -122,16 +120,12 @@ def pending_referral(session: Session, step_run_id: int) -> Referral | None:
 
 def may_refer(user: User, participant: Participant) -> bool:
     """Send a participant to a partner: their advisor, or the coordinator."""
-    return user.active and may_steer(user, participant)
+    return policy.can(user, Action.STEER_PARTICIPANT, participant)
 
 
 def may_answer(user: User, referral: Referral) -> bool:
     """Answer a referral: the staff of the organisation it was sent to, or the coordinator."""
-    if not user.active:
-        return False
-    if user.role is Role.COORDINATOR:
-        return True
-    return user.role is Role.PARTNER and user.organisation_id == referral.organisation_id
+    return policy.can(user, Action.ANSWER_REFERRAL, referral)
 
 
 def refer(
@@ -197,20 +191,15 @@ def refer(
         actor_id=actor.id,
         payload={"referral_id": referral.id, "offer": choice.key},
     )
-    _queue(
+    from crealux_core.services import routing  # who is told, in which words
+
+    routing.queue_for_referral(
         session,
-        key=f"referral-made:{referral.id}",
-        organisation_id=organisation.id or 0,
-        user_id=None,
-        run=run,
-        message=messages.referral_made(
-            participant_reference=participant.reference,
-            offer_title=choice.offer.title,
-            organisation_name=choice.organisation_name,
-            answer_due_at=answer_due_at,
-            dashboard_url=dashboard_url,
-        ),
+        rules=rules,
+        event=routing.Event.REFERRAL_MADE,
+        referral=referral,
         now=now,
+        dashboard_url=dashboard_url,
     )
     session.commit()
     return after_commit(session, events.Recorded(event=event, current=step_run), orchestrator)
@@ -223,26 +212,31 @@ def _answerable(session: Session, referral_id: int, actor: User) -> Referral:
     if not may_answer(actor, referral):
         raise Forbidden(f"{actor.username} may not answer referral {referral_id}")
     if referral.status is not ReferralStatus.SENT:
-        raise Conflict(_already_answered(session, referral))
+        raise _already_answered(session, referral)
     step_run = get_row(session, StepRun, referral.step_run_id)
     if step_run.status is not StepStatus.OPEN:
         raise Conflict("the step of this referral is closed: nothing to answer")
     return referral
 
 
-def _already_answered(session: Session, referral: Referral) -> str:
+def _already_answered(session: Session, referral: Referral) -> AlreadyDone:
+    """The refusal of a second answer (a second tab): what was answered, by whom and when."""
     who = session.get(User, referral.answered_by_id) if referral.answered_by_id else None
     when = (
         referral.answered_at.astimezone(LOCAL_TIME).strftime("%d/%m/%Y %H:%M")
-        if (referral.answered_at)
-        else "?"
+        if referral.answered_at
+        else None
     )
     word = {
         ReferralStatus.ACCEPTED: "acceptée",
         ReferralStatus.DECLINED: "refusée",
     }.get(referral.status, referral.status.value)
     by = f" par {who.display_name}" if who else ""
-    return f"cette orientation a déjà été {word}{by} le {when}"
+    return AlreadyDone(
+        f"cette orientation a déjà été {word}{by} le {when or '?'}",
+        decided_by=who.display_name if who else None,
+        decided_at=when,
+    )
 
 
 def _claim_answer(
@@ -258,7 +252,7 @@ def _claim_answer(
     if getattr(result, "rowcount", 0) != 1:
         session.rollback()
         session.refresh(referral)
-        raise Conflict(_already_answered(session, referral))
+        raise _already_answered(session, referral)
     session.refresh(referral)
 
 
@@ -383,82 +377,22 @@ def _tell_advisor(
     now: dt.datetime,
     dashboard_url: str,
 ) -> None:
-    participant = get_row(session, Participant, referral.participant_id)
-    advisor = get_row(session, User, participant.advisor_id)
-    organisation = get_row(session, Organisation, referral.organisation_id)
-    _queue(
+    """Queue referral_answered (the participant's advisor by default, services/routing.py);
+    `referral` holds the answer (`accepted` says the same)."""
+    from crealux_core.services import routing  # who is told, in which words
+
+    del run, accepted
+    routing.queue_for_referral(
         session,
-        key=f"referral-answered:{referral.id}",
-        organisation_id=advisor.organisation_id,
-        user_id=advisor.id,
-        run=run,
-        message=messages.referral_answered(
-            participant_reference=participant.reference,
-            offer_title=_offer_title(rules, organisation.key, referral.offer_key),
-            organisation_name=organisation.name,
-            accepted=accepted,
-            starts_on=referral.starts_on.strftime("%d/%m/%Y") if referral.starts_on else None,
-            reason=referral.decline_reason,
-            dashboard_url=dashboard_url,
-            step_run_id=referral.step_run_id,
-        ),
+        rules=rules,
+        event=routing.Event.REFERRAL_ANSWERED,
+        referral=referral,
         now=now,
-    )
-
-
-def _queue(
-    session: Session,
-    *,
-    key: str,
-    organisation_id: int,
-    user_id: int | None,
-    run: PathwayRun,
-    message: messages.Message,
-    now: dt.datetime,
-) -> None:
-    session.add(
-        Notification(
-            event_key=key,
-            organisation_id=organisation_id,
-            recipient_user_id=user_id,
-            pathway_run_id=run.id,
-            title=message.title,
-            body=message.body,
-            html=message.html or None,
-            link=message.link,
-            created_at=now,
-        )
+        dashboard_url=dashboard_url,
     )
 
 
 # Who sees what
-
-
-def open_referral_filter(organisation_id: int) -> ColumnElement[bool]:
-    """SQL: the participant has a referral to this organisation that is sent or accepted, on an
-    open step (the filter every partner's list of participants uses)."""
-    return (
-        select(Referral.id)
-        .join(StepRun, col(StepRun.id) == col(Referral.step_run_id))
-        .where(
-            col(Referral.participant_id) == col(Participant.id),
-            col(Referral.organisation_id) == organisation_id,
-            col(Referral.status).in_(OPEN_REFERRAL_STATUSES),
-            col(StepRun.status) == StepStatus.OPEN,
-        )
-        .exists()
-    )
-
-
-def has_open_referral(session: Session, organisation_id: int, participant_id: int) -> bool:
-    return (
-        session.exec(
-            select(Participant.id).where(
-                Participant.id == participant_id, open_referral_filter(organisation_id)
-            )
-        ).first()
-        is not None
-    )
 
 
 def may_see_referral(session: Session, user: User, referral: Referral) -> bool:
@@ -572,58 +506,105 @@ def sweep_referrals(
     *, session: Session, rules: Rules, now: dt.datetime, dashboard_url: str
 ) -> ReferralsSwept:
     """Remind partners of referrals they have not answered, and tell the coordination (and the
-    advisor) once the answer is overdue; each exactly once, in one transaction per kind."""
+    advisor) once the answer is overdue; each exactly once, in one transaction per kind.
+    Who is told: referral_unanswered's stages in services/routing.py."""
+    from crealux_core.services import routing  # who is told, in which words
+
     swept = ReferralsSwept()
-    coordinator = events.coordinator_organisation(session, rules)
     for kind, due, done in (
         ("reminder", "remind_at", "reminded_at"),
         ("escalation", "escalate_at", "escalated_at"),
     ):
         ids = _claim(session, due, done, now)
         for referral_id in ids:
-            referral = get_row(session, Referral, referral_id)
-            participant = get_row(session, Participant, referral.participant_id)
-            organisation = get_row(session, Organisation, referral.organisation_id)
-            run = get_row(session, PathwayRun, referral.pathway_run_id)
-            texts = dict(
-                participant_reference=participant.reference,
-                offer_title=_offer_title(rules, organisation.key, referral.offer_key),
-                organisation_name=organisation.name,
-                answer_due_at=referral.answer_due_at,
+            routing.queue_for_referral(
+                session,
+                rules=rules,
+                event=routing.Event.REFERRAL_UNANSWERED,
+                stage=routing.Stage(kind),
+                referral=get_row(session, Referral, referral_id),
+                now=now,
                 dashboard_url=dashboard_url,
             )
             if kind == "reminder":
-                _queue(
-                    session,
-                    key=f"referral-reminder:{referral_id}",
-                    organisation_id=organisation.id or 0,
-                    user_id=None,
-                    run=run,
-                    message=messages.referral_reminder(**texts),  # type: ignore[arg-type]
-                    now=now,
-                )
                 swept.reminded += 1
-                continue
-            message = messages.referral_unanswered(**texts)  # type: ignore[arg-type]
-            _queue(
-                session,
-                key=f"referral-unanswered:{referral_id}",
-                organisation_id=(coordinator.id if coordinator else organisation.id) or 0,
-                user_id=None,
-                run=run,
-                message=message,
-                now=now,
-            )
-            advisor = get_row(session, User, participant.advisor_id)
-            _queue(
-                session,
-                key=f"referral-unanswered-advisor:{referral_id}",
-                organisation_id=advisor.organisation_id,
-                user_id=advisor.id,
-                run=run,
-                message=message,
-                now=now,
-            )
-            swept.escalated += 1
+            else:
+                swept.escalated += 1
         session.commit()
     return swept
+
+
+@dataclass(frozen=True)
+class ToRefer:
+    """An open referral step with no referral waiting or accepted: the advisor chooses."""
+
+    step_run_id: int
+    participant_id: int
+    reference: str
+    first_name: str
+    step_title: str
+    due_at: dt.datetime | None
+    choices: list[OfferChoice]
+    declined: list[str]  # why earlier referrals of this step were declined, oldest first
+
+
+def _referral_step_keys(rules: Rules) -> set[str]:
+    return {
+        step.key
+        for by_version in rules.versions.values()
+        for pathway in by_version.values()
+        for step in (*pathway.steps.values(), *pathway.optional.values())
+        if step.assign == "referral"
+    }
+
+
+def steps_to_refer(*, session: Session, rules: Rules, user: User) -> list[ToRefer]:
+    """The open referral steps `user` may send to a partner (their participants', or all for
+    the coordinator) that have no referral waiting or accepted, oldest first."""
+    keys = _referral_step_keys(rules)
+    if not keys or user.role not in (Role.ADVISOR, Role.COORDINATOR) or not user.active:
+        return []
+    query = (
+        select(StepRun, Participant)
+        .join(PathwayRun, col(PathwayRun.id) == col(StepRun.pathway_run_id))
+        .join(Participant, col(Participant.id) == col(PathwayRun.participant_id))
+        .where(col(StepRun.status) == StepStatus.OPEN, col(StepRun.step_key).in_(keys))
+        .where(
+            ~select(Referral.id)
+            .where(
+                col(Referral.step_run_id) == col(StepRun.id),
+                col(Referral.status).in_(OPEN_REFERRAL_STATUSES),
+            )
+            .exists()
+        )
+        .order_by(col(StepRun.id))
+    )
+    scope = policy.participant_scope(user)
+    if scope is not None:
+        query = query.where(scope)
+    found = []
+    for step_run, participant in session.exec(query).all():
+        _, step = _step_of(session, rules, step_run)
+        if step.assign != "referral":
+            continue
+        declined = session.exec(
+            select(Referral.decline_reason)
+            .where(
+                Referral.step_run_id == step_run.id,
+                Referral.status == ReferralStatus.DECLINED,
+            )
+            .order_by(col(Referral.id))
+        ).all()
+        found.append(
+            ToRefer(
+                step_run_id=step_run.id or 0,
+                participant_id=participant.id or 0,
+                reference=participant.reference,
+                first_name=participant.first_name,
+                step_title=step.title,
+                due_at=step_run.due_at,
+                choices=offer_choices(rules, step),
+                declined=[reason or "" for reason in declined],
+            )
+        )
+    return found

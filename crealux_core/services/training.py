@@ -647,17 +647,27 @@ def _queue_full(
     now: datetime,
     dashboard_url: str,
 ) -> None:
-    coordination = events.coordinator_organisation(session, rules)
-    if coordination is None:
-        return
-    # The outbox row, in this transaction, as the engine queues its own.
-    events._queue(
+    """Queue session_full (services/routing.py; the coordination by default), in this
+    transaction."""
+    from crealux_core.services import routing
+
+    routing.queue_session_full(
         session,
-        key=f"training-session-full:{enrolment.id}",
-        organisation_id=coordination.id or 0,
-        pathway_run_id=None,
-        message=session_full_message(view=view, dashboard_url=dashboard_url),
+        rules=rules,
+        ident=enrolment.id or 0,
+        organisation_id=view.organisation_id,
+        facts=routing.SessionFacts(
+            module_title=view.module.title,
+            organisation_name=view.module.organisation_name,
+            starts_on=view.starts_on.strftime("%d/%m/%Y"),
+            ends_on=view.ends_on.strftime("%d/%m/%Y"),
+            place=view.place,
+            capacity=str(view.capacity),
+            link=f"{dashboard_url}/formations?session={view.id}",
+        ),
+        fallback=session_full_message(view=view, dashboard_url=dashboard_url),
         now=now,
+        dashboard_url=dashboard_url,
     )
 
 

@@ -17,10 +17,19 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from crealux_core.clock import utcnow
-from crealux_core.models import Gender, Participant, ParticipantCreate, Role, StepRun, User
+from crealux_core.models import (
+    Gender,
+    Participant,
+    ParticipantCreate,
+    PathwayRun,
+    Role,
+    StepRun,
+    StepStatus,
+    User,
+)
 from crealux_core.runtime import Runtime
 from crealux_core.services import organisations
 from crealux_core.services.delivery import start_flow
@@ -293,7 +302,48 @@ def load_demo(
         runtime, moment, dict(zip(DEMO_PARTICIPANTS, pathway_run_ids, strict=True))
     )
     progress(f"{sent} orientation(s) vers un partenaire en attente de réponse")
+    enrolled = load_demo_training(runtime, moment)
+    progress(f"une session de formation en cours, {enrolled} participant(s) inscrit(s)")
     return pathway_run_ids
+
+
+def load_demo_training(runtime: Runtime, moment: datetime) -> int:
+    """Open a session of « Auxiliaire polyvalente » at the Promotion sociale, a week old, and
+    enrol the demo participants who are on their training step; return how many."""
+    from crealux_core.services.training import create_session, enrol
+
+    with runtime.session() as session:
+        coordinator = get_user(session=session, username="coordination")
+        start = (moment - timedelta(days=7)).date()
+        view = create_session(
+            session=session,
+            rules=runtime.rules,
+            user=coordinator,
+            organisation_key="promotion-sociale-marche",
+            offer_key="care-auxiliary",
+            starts_on=start,
+            ends_on=start + timedelta(days=60),
+            capacity=12,
+            place="Marche-en-Famenne, rue des Écoles 5",
+            now=moment - timedelta(days=8),
+        )
+        on_training = session.exec(
+            select(Participant.id)
+            .join(PathwayRun, col(PathwayRun.participant_id) == col(Participant.id))
+            .join(StepRun, col(StepRun.pathway_run_id) == col(PathwayRun.id))
+            .where(StepRun.step_key == "training", StepRun.status == StepStatus.OPEN)
+        ).all()
+        for participant_id in on_training:
+            enrol(
+                session=session,
+                rules=runtime.rules,
+                user=coordinator,
+                training_session_id=view.id,
+                participant_id=participant_id or 0,
+                now=moment - timedelta(days=8),
+                dashboard_url=runtime.settings.dashboard_url,
+            )
+    return len(on_training)
 
 
 # Referrals: one sent to the Forem's job club, waiting for its answer; one step still to refer.

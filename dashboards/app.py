@@ -121,7 +121,7 @@ def main() -> None:
         page = st.navigation(sign_in_pages(), position="hidden")
     else:
         sidebar(user)
-        page = st.navigation(pages_for(user))
+        page = st.navigation(pages_for(user), expanded=True)  # every page: no « View more »
     if page.url_path != STEP_ADDRESS:
         st.session_state.pop(context.RECEIPT, None)  # said once on the step page, then forgotten
     context.show_flashes()

@@ -147,7 +147,6 @@ def referral_accept(
         _actor,
         _fail,
         _instance,
-        _report_submitted,
         _reported,
         _require_actor,
     )
@@ -174,7 +173,7 @@ def referral_accept(
             orchestrator=runtime.orchestrator,
             dashboard_url=runtime.settings.dashboard_url,
         )
-    _report_submitted(submitted.current_step_id or 0, "accepted", submitted, as_json=as_json)
+    _report_answer(referral_id, "accepted", submitted, as_json=as_json)
 
 
 @referral_app.command("decline")
@@ -186,7 +185,7 @@ def referral_decline(
 ) -> None:
     """Decline a referral sent to your organisation, with a reason: the step goes back to the
     advisor."""
-    from crealux.cli import _actor, _instance, _report_submitted, _reported, _require_actor
+    from crealux.cli import _actor, _instance, _reported, _require_actor
     from crealux_core.clock import utcnow
     from crealux_core.services.referrals import decline
 
@@ -203,4 +202,25 @@ def referral_decline(
             orchestrator=runtime.orchestrator,
             dashboard_url=runtime.settings.dashboard_url,
         )
-    _report_submitted(submitted.current_step_id or 0, "declined", submitted, as_json=as_json)
+    _report_answer(referral_id, "declined", submitted, as_json=as_json)
+
+
+def _report_answer(referral_id: int, what: str, submitted: Any, *, as_json: bool) -> None:
+    """Say what an answer did: the event, the referral's step, whether the flow run was woken."""
+    from crealux.cli import _echo_json
+
+    result = {
+        "referral_id": referral_id,
+        "event_id": submitted.event_id,
+        "step_id": submitted.current_step_id,
+        "woken": submitted.woken,
+    }
+    if as_json:
+        _echo_json(result)
+        return
+    whose = "the partner's now" if what == "accepted" else "back with the advisor"
+    flow = "its flow run was woken" if submitted.woken else "its flow run catches up later"
+    typer.echo(
+        f"referral {referral_id} {what} (event {submitted.event_id}); step"
+        f" {submitted.current_step_id} is {whose}; {flow}"
+    )

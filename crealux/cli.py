@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from crealux.cli_options import AsUser, JsonFlag
 from crealux_core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -69,16 +70,6 @@ app.add_typer(participant_app, name="participant")
 app.add_typer(step_app, name="step")
 app.add_typer(pathway_app, name="pathway")
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
-AsUser = Annotated[
-    str | None,
-    typer.Option(
-        "--as",
-        envvar="CREALUX_USER",
-        help="who acts (a username); required, or set CREALUX_USER",
-        show_default=False,
-    ),
-]
 
 COORDINATOR_PASSWORD_ENV = "CREALUX_COORDINATOR_PASSWORD"
 

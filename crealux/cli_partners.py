@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from crealux.cli_options import AsUser, JsonFlag
+
 if TYPE_CHECKING:
     from crealux_core.services.organisations import PartnerView
 
@@ -22,17 +24,6 @@ partners_app = typer.Typer(
     help="Partner organisations: their kind, offers, staff and (coordinator) channels.",
     no_args_is_help=True,
 )
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
-AsUser = Annotated[
-    str | None,
-    typer.Option(
-        "--as",
-        envvar="CREALUX_USER",
-        help="who acts (a username); required, or set CREALUX_USER",
-        show_default=False,
-    ),
-]
 
 
 def register(app: typer.Typer) -> None:

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from crealux.cli_options import AsUser, JsonFlag
+
 if TYPE_CHECKING:
     from crealux_core.services.referrals import ReferralView
 
@@ -19,17 +21,6 @@ referral_app = typer.Typer(
     help="Referrals to partners' offers: send, list, accept (with a start date), decline.",
     no_args_is_help=True,
 )
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
-AsUser = Annotated[
-    str | None,
-    typer.Option(
-        "--as",
-        envvar="CREALUX_USER",
-        help="who acts (a username); required, or set CREALUX_USER",
-        show_default=False,
-    ),
-]
 
 
 def register(app: typer.Typer) -> None:

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from crealux.cli_options import AsUser, JsonFlag
+
 if TYPE_CHECKING:
     from crealux_core.services.training import Roster, SessionView
 
@@ -20,16 +22,6 @@ training_app = typer.Typer(
     no_args_is_help=True,
 )
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
-AsUser = Annotated[
-    str | None,
-    typer.Option(
-        "--as",
-        envvar="CREALUX_USER",
-        help="who acts (a username); required, or set CREALUX_USER",
-        show_default=False,
-    ),
-]
 SessionId = Annotated[int, typer.Argument(help="the session's id (`crealux training sessions`)")]
 References = Annotated[
     list[str] | None,

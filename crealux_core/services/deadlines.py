@@ -32,6 +32,7 @@ from crealux_core.rules.specs import PathwaySpec, Rules
 from crealux_core.services import events
 from crealux_core.services.definitions import definition_of
 from crealux_core.services.errors import Conflict
+from crealux_core.services.referrals import sweep_referrals
 
 BATCH = 5000
 
@@ -252,8 +253,6 @@ def sweep(
         ):
             swept.opened += 1
     if pathway_run_id is None:  # referrals' answers are due by organisation, not by pathway
-        from crealux_core.services.referrals import sweep_referrals
-
         answered = sweep_referrals(
             session=session, rules=rules, now=now, dashboard_url=dashboard_url
         )

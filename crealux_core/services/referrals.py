@@ -416,6 +416,19 @@ def may_see_referral(session: Session, user: User, referral: Referral) -> bool:
     )
 
 
+def _shown_status(status: ReferralStatus, step_status: StepStatus | str) -> ReferralStatus:
+    """A referral as it stands: once its step is closed (decided, skipped, or its pathway
+    ended), an accepted referral is over and an unanswered one withdrawn. Derived from the
+    step rather than written, so no closing path can forget it."""
+    if StepStatus(step_status) is StepStatus.OPEN:
+        return status
+    if status is ReferralStatus.ACCEPTED:
+        return ReferralStatus.CLOSED
+    if status is ReferralStatus.SENT:
+        return ReferralStatus.WITHDRAWN
+    return status
+
+
 def list_referrals(
     *,
     session: Session,
@@ -444,7 +457,9 @@ def list_referrals(
         )
     elif user.role is Role.ADVISOR:
         query = query.where(col(Participant.advisor_id) == user.id)
-    if status is not None:
+    if status in OPEN_REFERRAL_STATUSES:  # as shown: only while its step is open
+        query = query.where(col(Referral.status) == status, col(StepRun.status) == StepStatus.OPEN)
+    elif status is not None:
         query = query.where(col(Referral.status) == status)
     if participant_id is not None:
         query = query.where(col(Referral.participant_id) == participant_id)
@@ -461,14 +476,17 @@ def list_referrals(
             offer_key=referral.offer_key,
             offer_title=_offer_title(rules, organisation.key, referral.offer_key),
             reason=referral.reason,
-            status=referral.status,
+            status=_shown_status(referral.status, step_status),
             step_open=step_status is StepStatus.OPEN,
             referred_at=referral.referred_at,
             answer_due_at=referral.answer_due_at,
             starts_on=referral.starts_on,
             decline_reason=referral.decline_reason,
             answered_at=referral.answered_at,
-            overdue=referral.status is ReferralStatus.SENT and referral.answer_due_at < now,
+            overdue=(
+                _shown_status(referral.status, step_status) is ReferralStatus.SENT
+                and referral.answer_due_at < now
+            ),
         )
         for referral, participant, organisation, step_status in rows
     ]

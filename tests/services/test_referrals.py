@@ -170,6 +170,10 @@ def test_a_referral_accepted_hands_the_step_to_the_partner_from_the_start_date(
     session.refresh(step)
     assert step.status is StepStatus.COMPLETED
     assert not partner_follows(session, user(session, "forem"), referral.participant_id)
+    [done] = referrals.list_referrals(
+        session=session, rules=rules, user=user(session, "coordination"), now=T0
+    )
+    assert done.status is ReferralStatus.CLOSED  # its step was decided: the referral is over
 
 
 def test_a_referral_declined_goes_back_to_the_advisor_with_the_reason(

@@ -7,6 +7,7 @@ the document never reaches the network. The bars are HTML boxes sized in CSS: no
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -102,11 +103,16 @@ def _segments(counts: tuple[int, ...], labels: tuple[str, ...]) -> tuple[Segment
     whole = sum(counts)
     if not whole:
         return ()
-    return tuple(
-        Segment(round(100 * n / whole, 1), colour, f"{label} : {n}")
-        for n, colour, label in zip(counts, GENDER_COLOURS, labels, strict=False)
-        if n
-    )
+    # Each part ends where the running sum ends, rounded down: the parts never add up to more
+    # than the track (33.4 + 66.7 would push the last part onto a second line).
+    segments, start, running = [], 0.0, 0
+    for n, colour, label in zip(counts, GENDER_COLOURS, labels, strict=False):
+        running += n
+        end = math.floor(1000 * running / whole) / 10
+        if n:
+            segments.append(Segment(round(end - start, 1), colour, f"{label} : {n}"))
+        start = end
+    return tuple(segments)
 
 
 def _table(table: Breakdown) -> Table:

@@ -301,7 +301,11 @@ def pipeline_board(*, session: Session, rules: Rules, user: User, now: datetime)
         totals=_add(list(pairs.values())),
         steps=_ordered(by_step, step_titles(rules), NO_STEP, NO_STEP_TITLE),
         routes=_ordered(by_route, route_titles(rules), NOT_ORIENTED, NOT_ORIENTED_TITLE),
-        could_not_heal=len(stuck_pathways(session=session, actor=user)),
+        # A first attempt still under way (every pathway of a fresh instance, or after Prefect's
+        # database was lost) is not a failure: counted once an attempt did not bring it back.
+        could_not_heal=sum(
+            1 for stuck in stuck_pathways(session=session, actor=user) if stuck.attempts >= 2
+        ),
     )
 
 

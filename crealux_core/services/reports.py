@@ -321,6 +321,15 @@ def _dimensions_of(source: Source, specs: Sequence[IndicatorSpec], by: Sequence[
     return [d for d in dict.fromkeys(wanted) if d in DIMENSIONS[source]]
 
 
+def _seeded_detail(spec: IndicatorSpec) -> dict[str, int]:
+    """The detail's values the indicator filters on, at zero: creations as principal and as
+    complementary self-employment are both said, even when one has none."""
+    assert spec.detail
+    filtered = spec.where.get(spec.detail, ())
+    values = filtered if isinstance(filtered, tuple) else (filtered,)
+    return {_enum_text(value): 0 for value in values if not isinstance(value, bool)}
+
+
 def _lines(
     session: Session,
     specs: dict[str, IndicatorSpec],
@@ -340,7 +349,7 @@ def _lines(
     for spec in specs.values():
         result = counted[spec.key]
         breakdowns = dict(result.by or {})
-        detail = dict(breakdowns.get(spec.detail, {})) if spec.detail else {}
+        detail = _seeded_detail(spec) | dict(breakdowns.get(spec.detail, {})) if spec.detail else {}
         if spec.detail and spec.detail not in by:
             breakdowns.pop(spec.detail, None)
         lines.append(

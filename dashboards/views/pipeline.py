@@ -149,12 +149,11 @@ def metrics(ctx: context.Context, board: Board) -> None:
         "Non relancés",
         board.could_not_heal,
         border=True,
-        help="Parcours dont l'exécution Prefect n'a pas pu être ramenée par le réconciliateur.",
+        help="Parcours dont l'exécution Prefect n'a pas pu être ramenée par le réconciliateur "
+        "(une première relance en cours n'est pas comptée).",
     )
     if board.could_not_heal:
-        stuck.page_link(
-            context.STUCK_PAGE, label="Voir les parcours bloqués", icon=":material/build:"
-        )
+        st.page_link(context.STUCK_PAGE, label="Voir les parcours bloqués", icon=":material/build:")
 
 
 def _count_label(count: int, only: str, *, selected: bool) -> str:

@@ -13,7 +13,7 @@ import pytest
 from pypdf import PdfReader
 
 from crealux_core.exports import report_html, report_pdf
-from crealux_core.exports.pdf_report import _offline
+from crealux_core.exports.pdf_report import _offline, _segments
 from tests.exports.sample import MARKUP, line, sample_report
 
 
@@ -149,3 +149,12 @@ def test_the_pdf_fetches_nothing_even_an_image_in_the_html(listening: str):
     Recorder.asked = []
     HTML(string=page, url_fetcher=_offline()).write_pdf()
     assert Recorder.asked == []
+
+
+@pytest.mark.parametrize("counts", [(1, 2, 0, 0), (1, 1, 1, 0), (1, 5, 0, 7), (3, 3, 3, 3)])
+def test_the_parts_of_a_gender_bar_fill_its_track_and_never_more(counts: tuple[int, ...]) -> None:
+    # 1 woman and 2 men once drew a bar on two lines (its parts' widths rounded past the track).
+    parts = _segments(counts, ("a", "b", "c", "d"))
+    assert len(parts) == sum(1 for n in counts if n)
+    assert 99.5 < round(sum(part.width for part in parts), 6) <= 100.0
+    assert 'class="stack"' in report_html(sample_report())

@@ -292,10 +292,21 @@ def test_the_board_counts_the_pathways_the_engine_could_not_heal(
 ) -> None:
     run = session.get(PathwayRun, programme.run("david"))
     assert run is not None
+    other = session.get(PathwayRun, programme.run("alice"))
+    assert other is not None
+    # Alice's flow run is being started for the first time (a fresh instance): not a failure.
+    other.heal_attempts, other.last_heal_error = 1, "no flow run yet"
+    session.add(other)
+    session.commit()
+    assert board_at(session, rules, coordinator, NOW).could_not_heal == 0
     run.heal_attempts, run.stuck_reason = 8, "8 tentatives de relance sans succès"
     session.add(run)
     session.commit()
     assert board_at(session, rules, coordinator, NOW).could_not_heal == 1
+    other.heal_attempts = 2  # its first attempt did not bring it back
+    session.add(other)
+    session.commit()
+    assert board_at(session, rules, coordinator, NOW).could_not_heal == 2
 
 
 def test_only_the_coordination_sees_the_board_and_the_flows(

@@ -44,6 +44,7 @@ from crealux_core.models import (
     TrainingAttendance,
     TrainingDay,
     TrainingEnrolment,
+    TrainingRecord,
     TrainingSession,
     User,
 )
@@ -984,7 +985,20 @@ def _move_on(
                 {".".join(map(str, e["loc"])) or "form": str(e["msg"]) for e in error.errors()}
             ) from None
 
-        def keep(tx: Session, _pathway: PathwaySpec, _step: StepRun, event: PathwayEvent) -> None:
+        held = get_row(session, TrainingSession, enrolment.training_session_id)
+
+        def keep(tx: Session, _pathway: PathwaySpec, step: StepRun, event: PathwayEvent) -> None:
+            # The training fact the decision recorded is the session's: given by its
+            # organisation (not the step's), ended on its last day (not the closing day).
+            tx.execute(
+                update(TrainingRecord)
+                .where(col(TrainingRecord.step_run_id) == step.id)
+                .values(
+                    organisation_id=held.organisation_id,
+                    ended_on=min(held.ends_on, local_today(now)),
+                )
+                .execution_options(synchronize_session=False)
+            )
             tx.execute(
                 update(TrainingEnrolment)
                 .where(

@@ -12,6 +12,7 @@ from crealux_core.models import (
     EnrolmentStatus,
     EventKind,
     Notification,
+    Organisation,
     Participant,
     PathwayEvent,
     Presence,
@@ -382,3 +383,31 @@ def test_the_training_step_stays_open_until_the_session_closes(
     assert row is not None
     step = current_step(session, row.pathway_run_id)
     assert step is not None and step.step_key == "training" and step.status is StepStatus.OPEN
+
+
+def test_the_training_fact_is_the_session_s_organisation_and_last_day_however_late_it_closes(
+    session: Session, rules: Rules, at_training
+) -> None:
+    # Version 5's training step belongs to another partner than le Trusquin, who gives the
+    # session; the session ends on 13 November and is closed on 2 December.
+    (participant,) = at_training(1)
+    view = plan(session, rules, capacity=1)
+    enrol(session, rules, view.id, participant)
+    closed = training.close_session(
+        session=session,
+        rules=rules,
+        user=user(session, "trusquin"),
+        training_session_id=view.id,
+        completions={},
+        now=NOW + timedelta(days=23),
+        orchestrator=None,
+        dashboard_url=DASHBOARD_URL,
+    )
+    assert len(closed.decided) == 1
+    session.expire_all()
+    record = session.exec(
+        select(TrainingRecord).where(TrainingRecord.participant_id == participant)
+    ).one()
+    trusquin = session.exec(select(Organisation).where(Organisation.key == "le-trusquin")).one()
+    assert record.organisation_id == trusquin.id
+    assert record.ended_on == START + timedelta(days=4)

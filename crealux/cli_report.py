@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from crealux_core.domain.indicators import Report
+    from crealux_core.domain.indicators import Report, ReportCharts
     from crealux_core.rules import Rules
 
 report_app = typer.Typer(help="Reports for the funder.", no_args_is_help=True)
@@ -75,8 +75,8 @@ def period(
     return first, last
 
 
-def rendered(report: Report, form: Format) -> bytes:
-    """The report in one format, as the bytes to write."""
+def rendered(report: Report, form: Format, charts: ReportCharts | None = None) -> bytes:
+    """The report in one format, as the bytes to write (the PDF draws `charts`)."""
     from crealux_core import exports
 
     if form is Format.TABLE:
@@ -91,7 +91,7 @@ def rendered(report: Report, form: Format) -> bytes:
         return exports.report_csv(report)
     if form is Format.XLSX:
         return exports.report_xlsx(report)
-    return exports.report_pdf(report)
+    return exports.report_pdf(report, charts)
 
 
 @report_app.command("indicators")
@@ -167,7 +167,20 @@ def report_indicators(
             by=breakdowns,
             now=utcnow(),
         )
-    content = rendered(report, form)
+        charts = None
+        if form is Format.PDF:
+            from crealux_core.clock import local_today
+            from crealux_core.services.pipeline import report_charts
+
+            charts = report_charts(
+                session=session,
+                rules=runtime.rules,
+                user=_actor(session, username),
+                start=first,
+                end=last,
+                today=local_today(utcnow()),
+            )
+    content = rendered(report, form, charts)
     if output is None:
         sys.stdout.buffer.write(content)
         sys.stdout.buffer.flush()

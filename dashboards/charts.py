@@ -14,8 +14,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from crealux_core.domain.indicators import Line
-from crealux_core.services.pipeline import Funnel, MonthFlow
+from crealux_core.domain.indicators import Funnel, Line, MonthFlow
 
 MONTHS = (
     "janv.",

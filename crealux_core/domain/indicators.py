@@ -124,6 +124,34 @@ class Report:
         return self.value_labels.get(dimension, {}).get(value, value)
 
 
+@dataclass(frozen=True)
+class MonthFlow:
+    """Enrolments and exits of one calendar month."""
+
+    month: date  # its first day
+    enrolments: int  # stays that started in the month
+    exits: int  # stays that ended in the month
+
+
+@dataclass(frozen=True)
+class Funnel:
+    """From people sensitised to participants accompanied to those who created or found a job."""
+
+    sensitised: int  # people reached by outreach actions for candidates
+    accompanied: int  # distinct participants with a stay during the period
+    created: int  # distinct participants who started an activity (principal or complementary)
+    employed: int  # distinct participants placed in employment
+    created_or_employed: int  # distinct participants who did either (counted once)
+
+
+@dataclass(frozen=True)
+class ReportCharts:
+    """What the report's charts draw besides its lines: the funnel and the monthly flows."""
+
+    funnel: Funnel
+    flows: tuple[MonthFlow, ...]
+
+
 def age_band(age: int | None) -> str:
     """Return the ESF+ age band of an age at entry (the SQL of the report says the same)."""
     if age is None:

@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from crealux_core.domain.indicators import Line, Report
+from crealux_core.domain.indicators import Line, Report, ReportCharts
 from crealux_core.exports.tables import (
     Breakdown,
     breakdowns,
@@ -160,7 +160,66 @@ def _esf_table(report: Report) -> Table:
     return Table("Indicateurs communs FSE+", "Genre", labels, rows, True, (NOTES["esf"],))
 
 
-def _context(report: Report) -> dict[str, Any]:
+MONTHS = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.",
+          "nov.", "déc.")  # fmt: skip
+MONTH_BAR_MM = 28.0  # the height of the tallest month's bar
+
+
+@dataclass(frozen=True)
+class FunnelBar:
+    label: str
+    count: str
+    width: float  # in % of the widest
+
+
+@dataclass(frozen=True)
+class MonthColumn:
+    month: str
+    year: str  # said under January and the first month only
+    enrolments: int
+    exits: int
+    enrolments_mm: float
+    exits_mm: float
+
+
+def _charts(charts: ReportCharts | None) -> dict[str, Any] | None:
+    """The funnel and the monthly flows as bars the template draws (no image, no script)."""
+    if charts is None:
+        return None
+    funnel = charts.funnel
+    stages = (
+        ("Sensibilisés (candidats potentiels)", funnel.sensitised),
+        ("Accompagnés", funnel.accompanied),
+        ("Ont créé leur activité ou trouvé un emploi", funnel.created_or_employed),
+    )
+    widest = max(count for _, count in stages) or 1
+    tallest = max((max(f.enrolments, f.exits) for f in charts.flows), default=0) or 1
+    return {
+        "funnel": [
+            FunnelBar(label, number_text(count), round(100 * count / widest, 1))
+            for label, count in stages
+        ],
+        "funnel_note": (
+            "Personnes sensibilisées par les actions pour les candidats ; participants "
+            "accompagnés pendant la période ; parmi eux ou d'autres, ceux qui ont lancé leur "
+            f"activité ({number_text(funnel.created)}) ou trouvé un emploi "
+            f"({number_text(funnel.employed)}), comptés une fois."
+        ),
+        "months": [
+            MonthColumn(
+                month=MONTHS[flow.month.month - 1],
+                year=str(flow.month.year) if n == 0 or flow.month.month == 1 else "",
+                enrolments=flow.enrolments,
+                exits=flow.exits,
+                enrolments_mm=round(MONTH_BAR_MM * flow.enrolments / tallest, 2),
+                exits_mm=round(MONTH_BAR_MM * flow.exits / tallest, 2),
+            )
+            for n, flow in enumerate(charts.flows)
+        ],
+    }
+
+
+def _context(report: Report, charts: ReportCharts | None = None) -> dict[str, Any]:
     bases = {target_basis(line) for line in report.lines if line.target.how != "none"}
     common_basis = next(iter(bases)) if len(bases) == 1 else ""
     tables = {table.dimension: _table(table) for table in breakdowns(report)}
@@ -175,12 +234,14 @@ def _context(report: Report) -> dict[str, Any]:
         "esf": _esf_table(report) if report.esf else None,
         "others": list(tables.values()),
         "gender_legend": list(zip(esf_gender_labels(), GENDER_COLOURS, strict=True)),
+        "charts": _charts(charts),
     }
 
 
-def report_html(report: Report) -> str:
-    """Return the report as the HTML the PDF is made from."""
-    return _environment.get_template("report.html").render(_context(report))
+def report_html(report: Report, charts: ReportCharts | None = None) -> str:
+    """Return the report as the HTML the PDF is made from (with the funnel and the monthly
+    flows when they are given: `services.pipeline.report_charts`)."""
+    return _environment.get_template("report.html").render(_context(report, charts))
 
 
 def _refuse(url: str) -> NoReturn:
@@ -197,9 +258,11 @@ def _offline() -> Any:
     return URLFetcher(allowed_protocols=())
 
 
-def report_pdf(report: Report) -> bytes:
-    """Return the report as an A4 PDF, in French, with page numbers."""
+def report_pdf(report: Report, charts: ReportCharts | None = None) -> bytes:
+    """Return the report as an A4 PDF, in French, with page numbers: the tables with their
+    bars (progress to target, gender), and the funnel and monthly flows when given."""
     from weasyprint import HTML  # imported when used: it loads Pango
 
-    document: bytes = HTML(string=report_html(report), url_fetcher=_offline()).write_pdf()
+    html = report_html(report, charts)
+    document: bytes = HTML(string=html, url_fetcher=_offline()).write_pdf()
     return document

@@ -31,6 +31,7 @@ from sqlalchemy import select as select_rows
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from crealux_core.domain.indicators import Funnel, MonthFlow, ReportCharts
 from crealux_core.models import (
     CURRENT_STEP_STATUSES,
     BusinessCreation,
@@ -502,13 +503,6 @@ def _row(
 # --- the programme's flows -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class MonthFlow:
-    month: date  # its first day
-    enrolments: int  # stays that started in the month
-    exits: int  # stays that ended in the month
-
-
 def _months(start: date, end: date) -> list[date]:
     months, month = [], date(start.year, start.month, 1)
     while month <= end:
@@ -540,15 +534,6 @@ def monthly_flows(*, session: Session, user: User, start: date, end: date) -> li
         MonthFlow(month, started.get(month, 0), ended.get(month, 0))
         for month in _months(start, end)
     ]
-
-
-@dataclass(frozen=True)
-class Funnel:
-    sensitised: int  # people reached by outreach actions for candidates
-    accompanied: int  # distinct participants with a stay during the period
-    created: int  # distinct participants who started an activity (principal or complementary)
-    employed: int  # distinct participants placed in employment
-    created_or_employed: int  # distinct participants who did either (counted once)
 
 
 def funnel(*, session: Session, rules: Rules, user: User, start: date, end: date) -> Funnel:
@@ -599,4 +584,16 @@ def funnel(*, session: Session, rules: Rules, user: User, start: date, end: date
         created=int(counts[0]),
         employed=int(counts[1]),
         created_or_employed=int(counts[2]),
+    )
+
+
+def report_charts(
+    *, session: Session, rules: Rules, user: User, start: date, end: date, today: date
+) -> ReportCharts:
+    """Return what the report's charts draw for [start, end]: the funnel, and the enrolments
+    and exits month by month up to the current one (nobody enters or leaves in the future)."""
+    last_month = min(end, max(start, today))
+    return ReportCharts(
+        funnel=funnel(session=session, rules=rules, user=user, start=start, end=end),
+        flows=tuple(monthly_flows(session=session, user=user, start=start, end=last_month)),
     )

@@ -21,7 +21,7 @@ import pandas as pd
 import streamlit as st
 
 from crealux_core import clock
-from crealux_core.domain.indicators import DIMENSION_LABELS, Line, Report
+from crealux_core.domain.indicators import DIMENSION_LABELS, Line, Report, ReportCharts
 from crealux_core.exports.tables import (
     Breakdown,
     breakdown,
@@ -35,7 +35,7 @@ from crealux_core.exports.tables import (
 )
 from crealux_core.rules.indicators import ProgrammeSpec
 from crealux_core.services.errors import Forbidden, InvalidInput
-from crealux_core.services.pipeline import Funnel, MonthFlow, funnel, monthly_flows
+from crealux_core.services.pipeline import report_charts
 from crealux_core.services.reports import indicator_report
 from dashboards import charts, context
 from dashboards.display import EMPTY, md
@@ -265,7 +265,8 @@ def esf_table(report: Report) -> None:
 # --- charts and files ----------------------------------------------------------------------
 
 
-def chart_section(report: Report, flows: list[MonthFlow], funnel_counts: Funnel) -> None:
+def chart_section(report: Report, drawn: ReportCharts) -> None:
+    funnel_counts, flows = drawn.funnel, drawn.flows
     st.subheader("Graphiques")
     st.markdown("**Progression vers l'objectif**")
     st.altair_chart(charts.progress_chart(report.lines), width="stretch")
@@ -284,13 +285,7 @@ def chart_section(report: Report, flows: list[MonthFlow], funnel_counts: Funnel)
         st.altair_chart(charts.flows_chart(flows), width="stretch")
 
 
-def flows_end(start: dt.date, end: dt.date) -> dt.date:
-    """The months drawn stop at this month: nobody enters or leaves in the future."""
-    today = clock.utcnow().date()
-    return min(end, max(start, today))
-
-
-def _exporter(name: str) -> Callable[[Report], bytes] | None:
+def _exporter(name: str) -> Callable[..., bytes] | None:
     """Return an exporter of crealux_core.exports, or None while it is not installed."""
     try:
         from crealux_core import exports
@@ -304,8 +299,9 @@ def _file_stem(report: Report) -> str:
     return f"indicateurs-{report.period_start:%Y%m%d}-{report.period_end:%Y%m%d}"
 
 
-def downloads(report: Report) -> None:
-    """One button per format; each file is made when its button is clicked, not before."""
+def downloads(report: Report, drawn: ReportCharts) -> None:
+    """One button per format; each file is made when its button is clicked, not before (the
+    PDF draws the page's charts too)."""
     row = st.container(horizontal=True)
     for label, extension, mime, name in EXPORTS:
         exporter = _exporter(name)
@@ -313,8 +309,10 @@ def downloads(report: Report) -> None:
             row.caption(f"{label} : export indisponible")
             continue
 
-        def make(exporter: Callable[[Report], bytes] = exporter) -> bytes:
-            return exporter(report)
+        def make(
+            exporter: Callable[..., bytes] = exporter, pdf: bool = name == "report_pdf"
+        ) -> bytes:
+            return exporter(report, drawn) if pdf else exporter(report)
 
         row.download_button(
             label,
@@ -353,11 +351,13 @@ def render() -> None:
                 by=tuple(st.session_state.get(BY_KEY, ())),
                 now=clock.utcnow(),
             )
-            flows = monthly_flows(
-                session=session, user=ctx.user, start=start, end=flows_end(start, end)
-            )
-            funnel_counts = funnel(
-                session=session, rules=ctx.runtime.rules, user=ctx.user, start=start, end=end
+            drawn = report_charts(
+                session=session,
+                rules=ctx.runtime.rules,
+                user=ctx.user,
+                start=start,
+                end=end,
+                today=clock.local_today(clock.utcnow()),
             )
     except Forbidden:
         st.error(REFUSED)
@@ -366,10 +366,10 @@ def render() -> None:
         st.error(" ; ".join(error.field_errors.values()))
         return
     st.caption(f"{md(report.title)} · {md(report.funder)} · période {period_text(report)}")
-    downloads(report)
+    downloads(report, drawn)
     indicator_table(report)
     breakdown_tables(report)
-    chart_section(report, flows, funnel_counts)
+    chart_section(report, drawn)
     esf_table(report)
 
 

@@ -138,6 +138,10 @@ def test_xlsx_and_pdf_files(env: dict[str, str], tmp_path: Path):
     assert "Période du 1er janvier 2026 au 31 décembre 2027" in text
     assert "Candidats accompagnés 50 2 4 %" in text
     assert "Candidats potentiels sensibilisés 100 30 30 %" in text
+    # The charts of the Indicateurs page, drawn in the file too.
+    assert "Graphiques De la sensibilisation à la création ou l'emploi" in text
+    assert "Sensibilisés (candidats potentiels) 30 Accompagnés 2" in text
+    assert "Entrées et sorties par mois" in text
 
 
 def test_wrong_options_say_which_and_exit_2(env: dict[str, str]):

@@ -6,12 +6,14 @@ import io
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import pytest
 from pypdf import PdfReader
 
+from crealux_core.domain.indicators import Funnel, MonthFlow, ReportCharts
 from crealux_core.exports import report_html, report_pdf
 from crealux_core.exports.pdf_report import _offline, _segments
 from tests.exports.sample import MARKUP, line, sample_report
@@ -158,3 +160,27 @@ def test_the_parts_of_a_gender_bar_fill_its_track_and_never_more(counts: tuple[i
     assert len(parts) == sum(1 for n in counts if n)
     assert 99.5 < round(sum(part.width for part in parts), 6) <= 100.0
     assert 'class="stack"' in report_html(sample_report())
+
+
+def test_the_funnel_and_the_monthly_flows_are_drawn_when_given() -> None:
+    charts = ReportCharts(
+        funnel=Funnel(
+            sensitised=120, accompanied=40, created=6, employed=9, created_or_employed=14
+        ),
+        flows=(
+            MonthFlow(date(2026, 11, 1), enrolments=12, exits=0),
+            MonthFlow(date(2026, 12, 1), enrolments=7, exits=3),
+            MonthFlow(date(2027, 1, 1), enrolments=0, exits=5),
+        ),
+    )
+    drawn = " ".join(pages_of(report_pdf(sample_report(), charts)))
+    assert "Graphiques De la sensibilisation à la création ou l'emploi" in drawn
+    assert (
+        "Sensibilisés (candidats potentiels) 120 Accompagnés 40 "
+        "Ont créé leur activité ou trouvé un emploi 14"
+    ) in drawn
+    assert "lancé leur activité (6) ou trouvé un emploi (9), comptés une fois" in drawn
+    assert "Entrées et sorties par mois 12/0 7/3 0/5 nov. déc. janv. 2026 2027" in drawn
+    html = report_html(sample_report(), charts)
+    assert "height: 28.0mm" in html  # November, the tallest month
+    assert "Graphiques" not in " ".join(pages_of(report_pdf(sample_report())))

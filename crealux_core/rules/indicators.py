@@ -40,8 +40,8 @@ class Source(StrEnum):
 PARTICIPANT_DIMENSIONS = ("gender", "age_band", "organisation", "municipality")
 DIMENSIONS: dict[Source, tuple[str, ...]] = {
     Source.STAYS: PARTICIPANT_DIMENSIONS,
-    Source.ENTRIES: ("gender", "age_band", "municipality"),
-    Source.EXITS: ("gender", "age_band", "municipality", "situation"),
+    Source.ENTRIES: PARTICIPANT_DIMENSIONS,
+    Source.EXITS: (*PARTICIPANT_DIMENSIONS, "situation"),
     Source.BUSINESSES: (*PARTICIPANT_DIMENSIONS, "sector", "status"),
     Source.TRAININGS: (*PARTICIPANT_DIMENSIONS, "kind"),
     Source.PLACEMENTS: (*PARTICIPANT_DIMENSIONS, "sector"),

@@ -259,6 +259,10 @@ def test_breakdowns_on_request_by_age_and_organisation(
     assert whole.label("organisation", "integra-plus") != "integra-plus"  # its name
     trained = line(whole, "people_trained")
     assert trained.breakdowns["organisation"] == {"promotion-sociale-marche": 1}
+    # The ESF+ lines, of entries and of exits, are broken down by organisation as well.
+    assert line(whole, "total").breakdowns["organisation"] == {"integra-plus": 5}
+    leaving = [esf for esf in whole.esf if esf.code and esf.code.startswith("EECR")]
+    assert leaving and all("organisation" in esf.breakdowns for esf in leaving)
 
 
 def test_a_correction_rewrites_the_facts_it_recorded(

@@ -247,6 +247,8 @@ def _end(
     run.status, run.completed_at, run.end_reason = PathwayStatus.COMPLETED, now, reason
     session.add(run)
     facts.close_stay(session, run=run, on=now.date())
+    session.flush()
+    facts.forget_stay_if_never_entered(session, run=run)
     # Optional steps still open end with the pathway: nobody is left to do them for.
     session.execute(
         update(StepRun)

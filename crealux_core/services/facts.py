@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlalchemy import delete
+from sqlmodel import Session, col, func, select
 
 from crealux_core.models import (
     BusinessCreation,
@@ -86,6 +87,22 @@ def close_stay(session: Session, *, run: PathwayRun, on: date) -> None:
     if stay is not None and stay.ended_on is None:
         stay.ended_on = on
         session.add(stay)
+
+
+def forget_stay_if_never_entered(session: Session, *, run: PathwayRun) -> bool:
+    """Remove the stay (and the first entry) of a pathway that ended on its first step: the
+    person refused consent at the first reception, or never came to it, and so never entered
+    the programme; they count in no indicator. Return True when it did."""
+    taken = session.exec(
+        select(func.count(col(StepRun.id))).where(
+            StepRun.pathway_run_id == run.id, col(StepRun.optional).is_(False)
+        )
+    ).one()
+    if taken > 1:
+        return False
+    session.execute(delete(EntrySituation).where(col(EntrySituation.pathway_run_id) == run.id))
+    session.execute(delete(Stay).where(col(Stay.pathway_run_id) == run.id))
+    return True
 
 
 def _recorded(step: StepSpec, answers: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -224,5 +241,7 @@ def backfill_facts(session: Session, *, rules: Rules, every_run: bool = False) -
             )
         if run.completed_at is not None:
             close_stay(session, run=run, on=run.completed_at.date())
+            session.flush()
+            forget_stay_if_never_entered(session, run=run)
     session.commit()
     return len(runs)

@@ -15,13 +15,14 @@ from crealux_core.models import (
     ExitSituation,
     Placement,
     Stay,
+    StepRun,
     SupportTime,
     TrainingRecord,
 )
 from crealux_core.rules import Rules
 from crealux_core.services.facts import backfill_facts
 from tests.conftest import T0
-from tests.services.helpers import ASSESSMENT, decide, walk_to
+from tests.services.helpers import ASSESSMENT, FIRST, decide, walk_to
 
 FACT_TABLES: list[Any] = [
     ExitSituation,
@@ -126,3 +127,27 @@ def test_facts_written_again_from_the_events_are_the_same(
     assert backfill_facts(session, rules=rules) == 0  # once
     assert backfill_facts(session, rules=rules, every_run=True) == 3
     assert snapshot(session) == written  # again: nothing added twice
+
+
+def test_a_person_who_refuses_consent_at_the_first_reception_never_entered_the_programme(
+    session: Session, rules: Rules, enroll
+) -> None:
+    refused, accepted = enroll("Refus"), enroll("Accord")
+    reception = session.exec(
+        select(StepRun).where(StepRun.pathway_run_id == refused.pathway_run_id)
+    ).one()
+    decide(session, rules, reception.id or 0, FIRST | {"consent_given": False})
+    walk_to(session, rules, accepted.pathway_run_id, "self_evaluation_entry")
+    session.expire_all()
+    # The pathway ended on its first step: no stay, no entry; the other participant keeps both.
+    assert [s.participant_id for s in session.exec(select(Stay)).all()] == [accepted.participant_id]
+    assert [e.participant_id for e in session.exec(select(EntrySituation)).all()] == [
+        accepted.participant_id
+    ]
+    assert session.exec(select(SupportTime)).all()  # the interview's hours were given all the same
+    before = snapshot(session)
+    for model in FACT_TABLES:  # the facts written again from the events say the same
+        session.execute(delete(model))
+    session.commit()
+    backfill_facts(session, rules=rules)
+    assert snapshot(session) == before

@@ -340,10 +340,11 @@ def test_monthly_flows_count_stays_started_and_ended_each_month(
     flows = monthly_flows(
         session=session, user=coordinator, start=date(2026, 10, 1), end=date(2027, 1, 31)
     )
-    # Six entered on 2 November; Emma left on 2 November, Fanny's pathway ended that day.
+    # Five entered on 2 November and Emma left that day; Fanny, who refused consent at her
+    # first reception, never entered the programme (no stay: neither an entry nor an exit).
     assert flows == [
         MonthFlow(date(2026, 10, 1), 0, 0),
-        MonthFlow(date(2026, 11, 1), 6, 2),
+        MonthFlow(date(2026, 11, 1), 5, 1),
         MonthFlow(date(2026, 12, 1), 0, 0),
         MonthFlow(date(2027, 1, 1), 0, 0),
     ]

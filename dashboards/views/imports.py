@@ -47,7 +47,8 @@ KIND_LABELS = {
 
 def plural(count: int, word: str) -> str:
     """« 1 ligne », « 3 lignes »."""
-    return f"{count} {word}{'s' if count > 1 else ''}"
+    ending = "" if count < 2 or word.endswith(("s", "x")) else "s"  # « 2 parcours »
+    return f"{count} {word}{ending}"
 
 
 def progress_text(done: int, total: int) -> str:
@@ -184,6 +185,13 @@ def show_result(result: ImportResult) -> None:
             st.table(rows, hide_index=True)
         else:
             st.dataframe(rows, hide_index=True, width="stretch")
+        with_errors = {(problem.sheet, problem.line) for problem in result.problems}
+        if result.total("rejected") > len(with_errors):
+            st.caption(
+                "Les autres lignes rejetées le sont avec leur participant : une erreur sur l'une"
+                " de ses lignes (la fiche, une formation, une création, un emploi) les rejette"
+                " toutes."
+            )
 
 
 def render() -> None:

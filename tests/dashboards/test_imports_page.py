@@ -124,6 +124,16 @@ def test_a_file_with_errors_writes_nothing_and_lists_every_error(
     assert session.exec(select(Participant)).all() == []
 
 
+def test_a_row_rejected_with_its_participant_is_explained(
+    app: AppTest,  # noqa: F811
+) -> None:
+    import_page(app)
+    creation = {"participant": "A", "status": "principal", "started_on": "01/04/2026"}
+    upload(app, "e.xlsx", xlsx(participants=[person("A", gender="Z")], creations=[creation]))
+    assert len(app.table[-1].value) == 1  # the one error, on the participant's row
+    assert "Les autres lignes rejetées le sont avec leur participant" in shown(app)
+
+
 def test_keeping_the_valid_rows_offers_the_rejected_ones_to_download(
     app: AppTest,  # noqa: F811
     session: Session,

@@ -240,6 +240,7 @@ def _end(
     run: PathwayRun,
     *,
     rules: Rules | None,
+    first_step: str,
     reason: str,
     now: datetime,
     dashboard_url: str,
@@ -248,7 +249,7 @@ def _end(
     session.add(run)
     facts.close_stay(session, run=run, on=now.date())
     session.flush()
-    facts.forget_stay_if_never_entered(session, run=run)
+    facts.forget_stay_if_never_entered(session, run=run, first_step=first_step)
     # Optional steps still open end with the pathway: nobody is left to do them for.
     session.execute(
         update(StepRun)
@@ -277,7 +278,15 @@ def _move_on(
     dashboard_url: str,
 ) -> StepRun | None:
     if following is None:
-        _end(session, run, rules=rules, reason=end_reason, now=now, dashboard_url=dashboard_url)
+        _end(
+            session,
+            run,
+            rules=rules,
+            first_step=pathway.start,
+            reason=end_reason,
+            now=now,
+            dashboard_url=dashboard_url,
+        )
         return None
     return _reach(
         session,

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from crealux_core.models import (
     BusinessCreation,
@@ -89,16 +89,17 @@ def close_stay(session: Session, *, run: PathwayRun, on: date) -> None:
         session.add(stay)
 
 
-def forget_stay_if_never_entered(session: Session, *, run: PathwayRun) -> bool:
-    """Remove the stay (and the first entry) of a pathway that ended on its first step: the
-    person refused consent at the first reception, or never came to it, and so never entered
-    the programme; they count in no indicator. Return True when it did."""
+def forget_stay_if_never_entered(session: Session, *, run: PathwayRun, first_step: str) -> bool:
+    """Remove the stay (and the first entry) of a pathway that ended on its first step, the
+    only one it took: the person refused consent at the first reception, or never came to it,
+    and so never entered the programme; they count in no indicator. (A pathway imported at a
+    later step took one step too, but not the first.) Return True when it did."""
     taken = session.exec(
-        select(func.count(col(StepRun.id))).where(
+        select(col(StepRun.step_key)).where(
             StepRun.pathway_run_id == run.id, col(StepRun.optional).is_(False)
         )
-    ).one()
-    if taken > 1:
+    ).all()
+    if list(taken) != [first_step]:
         return False
     session.execute(delete(EntrySituation).where(col(EntrySituation.pathway_run_id) == run.id))
     session.execute(delete(Stay).where(col(Stay.pathway_run_id) == run.id))
@@ -242,6 +243,6 @@ def backfill_facts(session: Session, *, rules: Rules, every_run: bool = False) -
         if run.completed_at is not None:
             close_stay(session, run=run, on=run.completed_at.date())
             session.flush()
-            forget_stay_if_never_entered(session, run=run)
+            forget_stay_if_never_entered(session, run=run, first_step=pathway.start)
     session.commit()
     return len(runs)

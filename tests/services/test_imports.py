@@ -60,6 +60,7 @@ from crealux_core.services.imports import (
 )
 from crealux_core.services.users import get_user
 from tests.conftest import DASHBOARD_URL, T0
+from tests.services.helpers import SIX_MONTHS, decide
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "import"
 TEMPLATE = Path(__file__).resolve().parents[2] / "docs" / "import-template.xlsx"
@@ -915,3 +916,28 @@ def test_an_old_enrolment_keeps_its_day_whatever_the_time_zone(
     enrolled = participant(session, "D-1").enrolled_at
     assert enrolled.date() == date(2025, 12, 31)
     assert (enrolled + timedelta(hours=2)).date() == date(2025, 12, 31)
+
+
+def test_a_pathway_imported_at_its_last_step_keeps_its_stay_when_it_ends(
+    session: Session, rules: Rules
+) -> None:
+    # Imported at the situation six months after leaving (its only step run, but not the
+    # pathway's first): deciding it ends the pathway; the person did enter the programme.
+    row = mid_way(
+        "P-010",
+        "six_month_result",
+        left_on="30/04/2026",
+        exit_reason="Emploi trouvé",
+        leaving_situation="en emploi",
+    )
+    assert run_import(session, rules, xlsx(participants=[row])).ok
+    who = participant(session, "P-010")
+    step = session.exec(
+        select(StepRun).join(PathwayRun).where(PathwayRun.participant_id == who.id)
+    ).one()
+    assert step.step_key == "six_month_result" and step.status is StepStatus.OPEN
+    decide(session, rules, step.id or 0, SIX_MONTHS, now=NOW)
+    session.expire_all()
+    [stay] = session.exec(select(Stay).where(Stay.participant_id == who.id)).all()
+    assert stay.ended_on == date(2026, 4, 30)
+    assert session.exec(select(EntrySituation).where(EntrySituation.participant_id == who.id)).one()

@@ -53,6 +53,7 @@ from crealux_core.services import policy
 from crealux_core.services.errors import Forbidden
 from crealux_core.services.policy import Action
 from crealux_core.services.reconcile import stuck_pathways
+from crealux_core.services.reports import stay_overlaps
 
 DEFAULT_STALLED_AFTER = timedelta(days=30)
 NO_STEP = "-"  # the step key of active pathways that wait on no step (between two steps)
@@ -536,9 +537,12 @@ def monthly_flows(*, session: Session, user: User, start: date, end: date) -> li
     ]
 
 
-def funnel(*, session: Session, rules: Rules, user: User, start: date, end: date) -> Funnel:
+def funnel(
+    *, session: Session, rules: Rules, user: User, start: date, end: date, today: date
+) -> Funnel:
     """Return the funnel of [start, end] (both days included): people sensitised, participants
-    accompanied, participants who created an activity or found a job (each counted once)."""
+    accompanied (as the report counts them: still open counts up to today), participants who
+    created an activity or found a job (each counted once)."""
     _require_coordinator(user)
     del rules  # the funnel's steps are fixed; kept for the signature the pages share
     if end < start:
@@ -552,8 +556,7 @@ def funnel(*, session: Session, rules: Rules, user: User, start: date, end: date
     ).one()
     accompanied = session.exec(
         select(func.count(func.distinct(col(Stay.participant_id)))).where(
-            col(Stay.started_on) <= end,
-            or_(col(Stay.ended_on).is_(None), col(Stay.ended_on) >= start),
+            stay_overlaps(start, end, today)
         )
     ).one()
     created: Any = select(col(BusinessCreation.participant_id).label("participant_id")).where(
@@ -594,6 +597,6 @@ def report_charts(
     and exits month by month up to the current one (nobody enters or leaves in the future)."""
     last_month = min(end, max(start, today))
     return ReportCharts(
-        funnel=funnel(session=session, rules=rules, user=user, start=start, end=end),
+        funnel=funnel(session=session, rules=rules, user=user, start=start, end=end, today=today),
         flows=tuple(monthly_flows(session=session, user=user, start=start, end=last_month)),
     )

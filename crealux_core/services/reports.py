@@ -22,6 +22,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
+from crealux_core.clock import local_today
 from crealux_core.domain.indicators import (
     DIMENSION_LABELS,
     OUTREACH_KINDS,
@@ -97,16 +98,23 @@ def _advisor_organisation(query: Select[Any]) -> Select[Any]:
     )
 
 
-def _source_rows(source: Source, start: date, end: date) -> Select[Any]:
+def stay_overlaps(start: date, end: date, today: date) -> ColumnElement[bool]:
+    """A stay accompanied during [start, end]: started by its end, and ended on or after its
+    start, or still open, which is known only up to today (a period to come counts nobody
+    still accompanied today: nothing is projected)."""
+    ended_in_time = col(Stay.ended_on) >= start
+    if start > today:
+        return and_(col(Stay.started_on) <= end, ended_in_time)
+    return and_(col(Stay.started_on) <= end, or_(col(Stay.ended_on).is_(None), ended_in_time))
+
+
+def _source_rows(source: Source, start: date, end: date, today: date) -> Select[Any]:
     """Return the rows of a source within the period, with every column a filter or a
     breakdown may read."""
     if source is Source.STAYS:
         query = select(*_participant_columns(Organisation.key)).select_from(Stay)
         query = _advisor_organisation(_with_participant(query, col(Stay.participant_id)))
-        return query.where(
-            col(Stay.started_on) <= end,
-            or_(col(Stay.ended_on).is_(None), col(Stay.ended_on) >= start),
-        )
+        return query.where(stay_overlaps(start, end, today))
     if source is Source.ENTRIES:
         query = select(
             *_participant_columns(Organisation.key),
@@ -271,8 +279,9 @@ def _count_source(
     dimensions: Iterable[str],
     start: date,
     end: date,
+    today: date,
 ) -> dict[str, _Counted]:
-    rows = _source_rows(source, start, end).subquery()
+    rows = _source_rows(source, start, end, today).subquery()
     one_row_each = source is Source.ENTRIES
     aggregates = [
         _aggregate(rows, spec, one_row_each=one_row_each).label(f"i{n}")
@@ -337,6 +346,7 @@ def _lines(
     by: Sequence[str],
     start: date,
     end: date,
+    today: date,
 ) -> tuple[Line, ...]:
     by_source: dict[Source, list[IndicatorSpec]] = {}
     for spec in specs.values():
@@ -344,7 +354,7 @@ def _lines(
     counted: dict[str, _Counted] = {}
     for source, source_specs in by_source.items():
         dimensions = _dimensions_of(source, source_specs, by)
-        counted |= _count_source(session, source, source_specs, dimensions, start, end)
+        counted |= _count_source(session, source, source_specs, dimensions, start, end, today)
     lines = []
     for spec in specs.values():
         result = counted[spec.key]
@@ -430,14 +440,15 @@ def indicator_report(
     if end < start:
         raise InvalidInput({"to": f"la fin ({end}) est avant le début ({start})"})
     asked = parse_breakdowns(by)
+    today = local_today(now)
     return Report(
         title=indicators.programme.title,
         funder=indicators.programme.funder,
         period_start=start,
         period_end=end,
         generated_at=now,
-        lines=_lines(session, indicators.indicators, indicators, asked, start, end),
-        esf=_lines(session, indicators.esf, indicators, asked, start, end),
+        lines=_lines(session, indicators.indicators, indicators, asked, start, end, today),
+        esf=_lines(session, indicators.esf, indicators, asked, start, end, today),
         by=("gender", *[d for d in asked if d != "gender"]),
         value_labels=_value_labels(session, rules) | {"dimension": DIMENSION_LABELS},
     )

@@ -366,6 +366,12 @@ def render() -> None:
         st.error(" ; ".join(error.field_errors.values()))
         return
     st.caption(f"{md(report.title)} · {md(report.funder)} · période {period_text(report)}")
+    today = clock.local_today(report.generated_at)
+    if end > today:
+        st.info(
+            f"La période n'est pas finie : les chiffres s'arrêtent à aujourd'hui "
+            f"({today:%d/%m/%Y}). Rien n'est projeté dans les jours à venir."
+        )
     downloads(report, drawn)
     indicator_table(report)
     breakdown_tables(report)

@@ -329,6 +329,7 @@ def test_only_the_coordination_sees_the_board_and_the_flows(
                 user=user,
                 start=date(2026, 1, 1),
                 end=date(2026, 12, 31),
+                today=NOW.date(),
             )
 
 
@@ -398,13 +399,17 @@ def test_the_funnel_counts_each_participant_once(
     outreach(session, coordinator, OutreachCategory.TRAINING, date(2026, 11, 20), 30)
     outreach(session, coordinator, OutreachCategory.CANDIDATES, date(2025, 11, 20), 99)
 
-    def counted(start: date, end: date) -> Funnel:
-        return funnel(session=session, rules=rules, user=coordinator, start=start, end=end)
+    def counted(start: date, end: date, today: date = NOW.date()) -> Funnel:
+        return funnel(
+            session=session, rules=rules, user=coordinator, start=start, end=end, today=today
+        )
 
     assert counted(date(2026, 10, 1), date(2026, 11, 30)) == Funnel(
         sensitised=52, accompanied=4, created=2, employed=2, created_or_employed=3
     )
-    # In December: Emma has left (2 November); the others are still accompanied.
-    assert counted(date(2026, 12, 1), date(2026, 12, 31)) == Funnel(
+    # In December, seen on 15 December: Emma has left (2 November); the others are still
+    # accompanied. Seen on 2 November, December is to come: nobody is counted in it yet.
+    assert counted(date(2026, 12, 1), date(2026, 12, 31), date(2026, 12, 15)) == Funnel(
         sensitised=0, accompanied=3, created=0, employed=0, created_or_employed=0
     )
+    assert counted(date(2026, 12, 1), date(2026, 12, 31)).accompanied == 0
